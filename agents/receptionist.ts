@@ -1,0 +1,142 @@
+/**
+ * The receptionist: one agent for phone (SIP) and browser callers. It greets the caller, and
+ * converses when the model provider can hear and think (OpenAI or an OpenAI-compatible server).
+ *
+ *   npm run agent dev     development worker against the local stack (or LIVEKIT_URL)
+ *   npm run agent start   production worker
+ */
+import { fileURLToPath } from 'node:url';
+import {
+  AutoSubscribe,
+  cli,
+  defineAgent,
+  log,
+  ServerOptions,
+  voice,
+  type JobContext,
+  type JobProcess,
+  type VAD,
+} from '@livekit/agents';
+import * as silero from '@livekit/agents-plugin-silero';
+import { RoomEvent, type RemoteParticipant } from '@livekit/rtc-node';
+import {
+  CallRecordWriter,
+  CallTracker,
+  createSpeechModels,
+  describeCaller,
+  GOODBYE_AT_TIME_LIMIT,
+  greetingFor,
+  isSwitchboardError,
+  loadConfig,
+  parseCallOptions,
+  preflight,
+  RECEPTIONIST_INSTRUCTIONS,
+} from '../src/index.js';
+
+interface ProcessData {
+  vad: VAD;
+}
+
+export default defineAgent({
+  prewarm: async (proc: JobProcess) => {
+    // Loaded once per job process, before a call arrives: model loading off the call's path.
+    (proc.userData as Partial<ProcessData>).vad = await silero.VAD.load();
+  },
+  entry: async (ctx: JobContext) => {
+    const config = loadConfig();
+    const logger = log().child({ jobId: ctx.job.id });
+    const callOptions = parseCallOptions(ctx.job.agentName === config.agentName ? ctx.job.metadata : undefined);
+    if (!callOptions.ok) logger.error({ problem: callOptions.error }, 'ignoring invalid dispatch metadata');
+    const options = callOptions.ok ? callOptions.options : {};
+
+    await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
+    const participant = await ctx.waitForParticipant();
+    const caller = describeCaller({
+      identity: participant.identity,
+      kind: participant.kind,
+      attributes: participant.attributes,
+      ...(participant.name === undefined ? {} : { name: participant.name }),
+    });
+    const callLog = logger.child({ channel: caller.channel });
+    const tracker = new CallTracker({
+      callId: ctx.job.id,
+      room: ctx.room.name ?? '',
+      agentName: config.agentName,
+      caller,
+    });
+    const records = new CallRecordWriter(config.callRecordsDir);
+    ctx.addShutdownCallback(async () => {
+      tracker.ended('failed', 'the job shut down before the call ended');
+      await records.write(tracker.toRecord());
+      callLog.info({ outcome: tracker.toRecord().outcome }, 'call record written');
+    });
+
+    ctx.room.on(RoomEvent.ParticipantDisconnected, (p: RemoteParticipant) => {
+      if (p.identity === participant.identity) tracker.ended('caller_hung_up', 'the caller hung up');
+    });
+
+    const models = createSpeechModels(config.models);
+    const session = new voice.AgentSession({
+      vad: (ctx.proc.userData as Partial<ProcessData>).vad ?? null,
+      tts: models.tts,
+      ...(models.stt === undefined ? {} : { stt: models.stt }),
+      ...(models.llm === undefined ? {} : { llm: models.llm }),
+    });
+    session.on(voice.AgentSessionEventTypes.AgentStateChanged, (ev) => {
+      if (ev.newState === 'speaking') tracker.agentStartedSpeaking();
+    });
+    session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
+      if (ev.item.type === 'message' && ev.item.role === 'assistant') tracker.agentSaid(ev.item.textContent ?? '');
+    });
+    session.on(voice.AgentSessionEventTypes.Error, (ev) => {
+      callLog.error({ err: ev.error }, 'agent session error');
+    });
+
+    await session.start({
+      agent: new voice.Agent({ instructions: RECEPTIONIST_INSTRUCTIONS }),
+      room: ctx.room,
+      inputOptions: { participantIdentity: participant.identity },
+    });
+    callLog.info('call started');
+    session.say(greetingFor(caller));
+
+    if (options.maxCallDurationMs !== undefined) {
+      const timer = setTimeout(() => {
+        endCall(GOODBYE_AT_TIME_LIMIT, 'the call reached its time limit').catch((err: unknown) => {
+          callLog.error({ err }, 'failed to end the call at its time limit');
+        });
+      }, options.maxCallDurationMs);
+      ctx.addShutdownCallback(async () => clearTimeout(timer));
+    }
+
+    /** Says goodbye, then deletes the room: livekit-sip sends BYE, a browser is disconnected. */
+    async function endCall(goodbye: string, reason: string): Promise<void> {
+      if (tracker.hasEnded) return;
+      tracker.ended('agent_ended', reason);
+      await session.say(goodbye, { allowInterruptions: false }).waitForPlayout();
+      await ctx.deleteRoom();
+      ctx.shutdown(reason);
+    }
+  },
+});
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    const config = loadConfig();
+    await preflight(config);
+    console.log(createSpeechModels(config.models).description);
+    cli.runApp(
+      new ServerOptions({
+        agent: fileURLToPath(import.meta.url),
+        agentName: config.agentName,
+        wsURL: config.livekit.url,
+        apiKey: config.livekit.apiKey,
+        apiSecret: config.livekit.apiSecret,
+      }),
+    );
+  } catch (err) {
+    if (!isSwitchboardError(err)) throw err;
+    console.error(`error [${err.code}]: ${err.message}`);
+    process.exit(1);
+  }
+}

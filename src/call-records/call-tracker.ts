@@ -1,0 +1,58 @@
+import type { Caller } from '../caller/index.js';
+import type { CallOutcome, CallRecord } from './schema.js';
+
+/**
+ * Collects what happens during one call and turns it into a `CallRecord`. The first recorded
+ * end wins: a caller who hangs up while the agent is ending the call is still "agent_ended".
+ */
+export class CallTracker {
+  private readonly startedAt: Date;
+  private answeredAt?: Date;
+  private end?: { outcome: CallOutcome; reason: string; at: Date };
+  private readonly agentSpeech: CallRecord['agentSpeech'] = [];
+
+  constructor(
+    private readonly base: { callId: string; room: string; agentName: string; caller: Caller },
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.startedAt = now();
+  }
+
+  agentStartedSpeaking(): void {
+    this.answeredAt ??= this.now();
+  }
+
+  agentSaid(text: string): void {
+    this.agentSpeech.push({ at: this.now().toISOString(), text });
+  }
+
+  ended(outcome: CallOutcome, reason: string): void {
+    this.end ??= { outcome, reason, at: this.now() };
+  }
+
+  get hasEnded(): boolean {
+    return this.end !== undefined;
+  }
+
+  toRecord(): CallRecord {
+    const end = this.end ?? { outcome: 'failed' as const, reason: 'the call ended without a recorded cause', at: this.now() };
+    const { capabilities: _c, ...caller } = this.base.caller;
+    const callerRecord =
+      caller.channel === 'phone'
+        ? (({ callStatus: _s, ...rest }) => rest)(caller)
+        : caller;
+    return {
+      version: 1,
+      callId: this.base.callId,
+      room: this.base.room,
+      agentName: this.base.agentName,
+      caller: callerRecord,
+      startedAt: this.startedAt.toISOString(),
+      ...(this.answeredAt === undefined ? {} : { answeredAt: this.answeredAt.toISOString() }),
+      endedAt: end.at.toISOString(),
+      outcome: end.outcome,
+      endReason: end.reason,
+      agentSpeech: this.agentSpeech,
+    };
+  }
+}

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/**
+ * One call record per call, one JSON object per line. Numbers live here, never in logs. The
+ * format is versioned; readers validate with `CallRecordSchema`.
+ */
+const PhoneCallerRecord = z.object({
+  channel: z.literal('phone'),
+  direction: z.enum(['inbound', 'outbound']),
+  identity: z.string(),
+  displayName: z.string(),
+  callerNumber: z.string().optional(),
+  calledNumber: z.string().optional(),
+  sipCallId: z.string().optional(),
+  trunkId: z.string().optional(),
+  dispatchRuleId: z.string().optional(),
+  sipHeaders: z.record(z.string(), z.string()),
+});
+
+const WebCallerRecord = z.object({
+  channel: z.literal('web'),
+  direction: z.literal('inbound'),
+  identity: z.string(),
+  displayName: z.string(),
+  userId: z.string().optional(),
+});
+
+export const CallOutcome = z.enum(['completed', 'caller_hung_up', 'agent_ended', 'transferred', 'failed']);
+export type CallOutcome = z.infer<typeof CallOutcome>;
+
+export const CallRecordSchema = z.object({
+  version: z.literal(1),
+  /** The agent job's ID: unique per call. */
+  callId: z.string(),
+  room: z.string(),
+  agentName: z.string(),
+  caller: z.discriminatedUnion('channel', [PhoneCallerRecord, WebCallerRecord]),
+  /** ISO-8601 times: job start, the first agent audio played to the caller, the end. */
+  startedAt: z.iso.datetime(),
+  answeredAt: z.iso.datetime().optional(),
+  endedAt: z.iso.datetime(),
+  outcome: CallOutcome,
+  /** Why the call ended, in words (no PII). */
+  endReason: z.string(),
+  /** Everything the agent said, in order. */
+  agentSpeech: z.array(z.object({ at: z.iso.datetime(), text: z.string() })),
+});
+
+export type CallRecord = z.infer<typeof CallRecordSchema>;

@@ -1,0 +1,115 @@
+import { ParticipantKind } from '@livekit/rtc-node';
+import { normalizePhoneNumber } from './phone-number.js';
+
+/**
+ * Who is calling, decided once per call from the participant. Agent code and tools branch on this
+ * model only, never on raw participant kinds or `sip.*` attribute strings.
+ */
+export type Channel = 'phone' | 'web';
+
+/** livekit-sip's `sip.callStatus` values; `unknown` for a value this package does not know. */
+export type CallStatus = 'dialing' | 'ringing' | 'automation' | 'active' | 'hangup' | 'unknown';
+
+export interface CallerCapabilities {
+  /** RFC 4733 digits in and out: only a SIP leg carries them. */
+  dtmf: boolean;
+  /** SIP REFER needs a SIP dialog (livekit-sip's `sip.callID`). */
+  referTransfer: boolean;
+}
+
+interface CallerBase {
+  identity: string;
+  displayName: string;
+  capabilities: CallerCapabilities;
+}
+
+export interface PhoneCaller extends CallerBase {
+  channel: 'phone';
+  direction: 'inbound' | 'outbound';
+  /** The caller's number (From user), E.164 where possible; absent when the rule hides it. */
+  callerNumber?: string;
+  /** The number that was dialled (the trunk's number), E.164 where possible. */
+  calledNumber?: string;
+  /** livekit-sip's call ID (`SCL_…`). */
+  sipCallId?: string;
+  trunkId?: string;
+  dispatchRuleId?: string;
+  callStatus: CallStatus;
+  /** SIP headers mapped to attributes (`sip.h.*`, or the trunk's headers_to_attributes keys). */
+  sipHeaders: Readonly<Record<string, string>>;
+}
+
+export interface WebCaller extends CallerBase {
+  channel: 'web';
+  direction: 'inbound';
+  /** Application user ID, from the token's `user.id` attribute (see src/tokens). */
+  userId?: string;
+}
+
+export type Caller = PhoneCaller | WebCaller;
+
+/** The participant fields the model is built from (a subset of rtc-node's RemoteParticipant). */
+export interface ParticipantSnapshot {
+  identity: string;
+  name?: string;
+  kind: ParticipantKind;
+  attributes: Readonly<Record<string, string>>;
+}
+
+export const SIP_ATTR = {
+  callId: 'sip.callID',
+  callStatus: 'sip.callStatus',
+  phoneNumber: 'sip.phoneNumber',
+  trunkPhoneNumber: 'sip.trunkPhoneNumber',
+  trunkId: 'sip.trunkID',
+  ruleId: 'sip.ruleID',
+  headerPrefix: 'sip.h.',
+} as const;
+
+export const WEB_ATTR = { userId: 'user.id' } as const;
+
+const CALL_STATUSES: ReadonlySet<string> = new Set(['dialing', 'ringing', 'automation', 'active', 'hangup']);
+
+export function describeCaller(p: ParticipantSnapshot): Caller {
+  const a = p.attributes;
+  if (p.kind === ParticipantKind.SIP) {
+    const status = a[SIP_ATTR.callStatus];
+    const sipHeaders: Record<string, string> = {};
+    for (const [key, value] of Object.entries(a)) {
+      if (key.startsWith(SIP_ATTR.headerPrefix)) sipHeaders[key.slice(SIP_ATTR.headerPrefix.length)] = value;
+    }
+    const callerNumber = optional(a[SIP_ATTR.phoneNumber]);
+    const calledNumber = optional(a[SIP_ATTR.trunkPhoneNumber]);
+    const sipCallId = optional(a[SIP_ATTR.callId]);
+    const trunkId = optional(a[SIP_ATTR.trunkId]);
+    const dispatchRuleId = optional(a[SIP_ATTR.ruleId]);
+    return {
+      channel: 'phone',
+      // livekit-sip sets a dispatch rule only on calls it received; calls it placed have none.
+      direction: dispatchRuleId === undefined ? 'outbound' : 'inbound',
+      identity: p.identity,
+      displayName: p.name ?? p.identity,
+      ...(callerNumber === undefined ? {} : { callerNumber: normalizePhoneNumber(callerNumber) }),
+      ...(calledNumber === undefined ? {} : { calledNumber: normalizePhoneNumber(calledNumber) }),
+      ...(sipCallId === undefined ? {} : { sipCallId }),
+      ...(trunkId === undefined ? {} : { trunkId }),
+      ...(dispatchRuleId === undefined ? {} : { dispatchRuleId }),
+      callStatus: status === undefined ? 'unknown' : CALL_STATUSES.has(status) ? (status as CallStatus) : 'unknown',
+      sipHeaders,
+      capabilities: { dtmf: true, referTransfer: sipCallId !== undefined },
+    };
+  }
+  const userId = optional(a[WEB_ATTR.userId]);
+  return {
+    channel: 'web',
+    direction: 'inbound',
+    identity: p.identity,
+    displayName: p.name !== undefined && p.name !== '' ? p.name : p.identity,
+    ...(userId === undefined ? {} : { userId }),
+    capabilities: { dtmf: false, referTransfer: false },
+  };
+}
+
+function optional(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}

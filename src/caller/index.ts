@@ -1,0 +1,13 @@
+export {
+  describeCaller,
+  SIP_ATTR,
+  WEB_ATTR,
+  type Caller,
+  type CallerCapabilities,
+  type CallStatus,
+  type Channel,
+  type ParticipantSnapshot,
+  type PhoneCaller,
+  type WebCaller,
+} from './caller.js';
+export { maskPhoneNumber, normalizePhoneNumber } from './phone-number.js';

@@ -1,0 +1,143 @@
+import { z } from 'zod';
+import { SwitchboardError } from '../errors/index.js';
+import {
+  LOCAL_API_KEY,
+  LOCAL_API_SECRET,
+  localLivekitUrl,
+  localSpeechUrl,
+  localStackLayout,
+  type NetworkMode,
+} from './local-stack.js';
+
+/**
+ * The environment, parsed once at start-up. Nothing else in the package reads `process.env`:
+ * this module turns it into a frozen, typed `Config` and everything else receives that.
+ */
+const optionalString = z
+  .string()
+  .transform((v) => v.trim())
+  .pipe(z.string())
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+const optionalUrl = (protocols: string[]) =>
+  optionalString.refine(
+    (v) => v === undefined || (URL.canParse(v) && protocols.includes(new URL(v).protocol)),
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const EnvSchema = z.object({
+  SWITCHBOARD_NETWORK: z.enum(['netns', 'loopback']).default('netns'),
+  LIVEKIT_URL: optionalUrl(['ws:', 'wss:', 'http:', 'https:']),
+  LIVEKIT_API_KEY: optionalString,
+  LIVEKIT_API_SECRET: optionalString,
+  LIVEKIT_AGENT_NAME: z
+    .string()
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/, 'letters, digits, "-" and "_", at most 63')
+    .default('switchboard'),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: optionalUrl(['http:', 'https:']),
+  OPENAI_LLM_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  OPENAI_STT_MODEL: z.string().min(1).default('gpt-4o-mini-transcribe'),
+  OPENAI_TTS_MODEL: z.string().min(1).default('gpt-4o-mini-tts'),
+  OPENAI_TTS_VOICE: z.string().min(1).default('alloy'),
+  SWITCHBOARD_SPEECH_URL: optionalUrl(['http:', 'https:']),
+  CALL_RECORDS_DIR: z.string().min(1).default('.stack/records'),
+  WEB_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+});
+
+export type ModelProvider =
+  /** OpenAI, or any OpenAI-compatible server (Ollama, vLLM) given by OPENAI_BASE_URL. */
+  | { kind: 'openai'; apiKey: string; baseUrl?: string; llmModel: string; sttModel: string; ttsModel: string; ttsVoice: string }
+  /** The stack's offline speech server: espeak-ng speech. Not an AI model. */
+  | { kind: 'offline'; baseUrl: string };
+
+export interface LivekitConfig {
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+  /** True when URL and keys are the local stack's defaults (nothing was configured). */
+  isLocalStack: boolean;
+}
+
+export interface Config {
+  network: NetworkMode;
+  livekit: LivekitConfig;
+  agentName: string;
+  models: ModelProvider;
+  callRecordsDir: string;
+  webPort?: number;
+}
+
+export function parseConfig(env: Record<string, string | undefined>): Readonly<Config> {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw configError(
+      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const layout = localStackLayout(e.SWITCHBOARD_NETWORK);
+
+  let livekit: LivekitConfig;
+  if (e.LIVEKIT_URL === undefined) {
+    livekit = {
+      url: localLivekitUrl(layout),
+      apiKey: e.LIVEKIT_API_KEY ?? LOCAL_API_KEY,
+      apiSecret: e.LIVEKIT_API_SECRET ?? LOCAL_API_SECRET,
+      isLocalStack: true,
+    };
+  } else {
+    // A remote server never gets the local development key by default.
+    if (e.LIVEKIT_API_KEY === undefined) problems.push('LIVEKIT_API_KEY: required when LIVEKIT_URL is set');
+    if (e.LIVEKIT_API_SECRET === undefined) problems.push('LIVEKIT_API_SECRET: required when LIVEKIT_URL is set');
+    livekit = {
+      url: e.LIVEKIT_URL,
+      apiKey: e.LIVEKIT_API_KEY ?? '',
+      apiSecret: e.LIVEKIT_API_SECRET ?? '',
+      isLocalStack: false,
+    };
+  }
+  if (e.OPENAI_BASE_URL !== undefined && e.OPENAI_API_KEY === undefined) {
+    problems.push(
+      'OPENAI_API_KEY: required with OPENAI_BASE_URL (servers such as Ollama accept any non-empty value)',
+    );
+  }
+  if (problems.length > 0) throw configError(problems);
+
+  const models: ModelProvider =
+    e.OPENAI_API_KEY !== undefined
+      ? {
+          kind: 'openai',
+          apiKey: e.OPENAI_API_KEY,
+          ...(e.OPENAI_BASE_URL === undefined ? {} : { baseUrl: e.OPENAI_BASE_URL }),
+          llmModel: e.OPENAI_LLM_MODEL,
+          sttModel: e.OPENAI_STT_MODEL,
+          ttsModel: e.OPENAI_TTS_MODEL,
+          ttsVoice: e.OPENAI_TTS_VOICE,
+        }
+      : { kind: 'offline', baseUrl: e.SWITCHBOARD_SPEECH_URL ?? localSpeechUrl(layout) };
+
+  return Object.freeze({
+    network: e.SWITCHBOARD_NETWORK,
+    livekit,
+    agentName: e.LIVEKIT_AGENT_NAME,
+    models,
+    callRecordsDir: e.CALL_RECORDS_DIR,
+    ...(e.WEB_PORT === undefined ? {} : { webPort: e.WEB_PORT }),
+  });
+}
+
+function configError(problems: string[]): SwitchboardError {
+  return new SwitchboardError(
+    'config_invalid',
+    `Invalid configuration in the environment:\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
+      'Fix these variables (see README "Configuration") and start again.',
+  );
+}
+
+/** Reads the process environment; the only place that does. */
+export function loadConfig(): Readonly<Config> {
+  return parseConfig(process.env);
+}

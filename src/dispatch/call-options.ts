@@ -1,0 +1,30 @@
+import { z } from 'zod';
+
+/**
+ * Per-call options carried in the dispatch's agent metadata (a dispatch rule's
+ * `room_config.agents[].metadata`, or the web token's room configuration), as JSON.
+ */
+export const CallOptionsSchema = z
+  .object({
+    /** The agent says goodbye and hangs up after this long. Unit: ms. Default: no limit. */
+    maxCallDurationMs: z.number().int().min(1_000).max(24 * 3_600_000).optional(),
+  })
+  .strict();
+
+export type CallOptions = z.infer<typeof CallOptionsSchema>;
+
+export type CallOptionsResult = { ok: true; options: CallOptions } | { ok: false; error: string };
+
+export function parseCallOptions(metadata: string | undefined): CallOptionsResult {
+  if (metadata === undefined || metadata.trim() === '') return { ok: true, options: {} };
+  let json: unknown;
+  try {
+    json = JSON.parse(metadata);
+  } catch {
+    return { ok: false, error: 'agent metadata is not JSON; expected e.g. {"maxCallDurationMs": 600000}' };
+  }
+  const parsed = CallOptionsSchema.safeParse(json);
+  return parsed.success
+    ? { ok: true, options: parsed.data }
+    : { ok: false, error: `agent metadata is invalid: ${z.prettifyError(parsed.error)}` };
+}

@@ -1,0 +1,1 @@
+export { CallOptionsSchema, parseCallOptions, type CallOptions, type CallOptionsResult } from './call-options.js';

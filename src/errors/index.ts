@@ -1,0 +1,1 @@
+export { SwitchboardError, isSwitchboardError, type SwitchboardErrorCode } from './switchboard-error.js';

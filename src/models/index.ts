@@ -1,0 +1,1 @@
+export { createSpeechModels, type SpeechModels } from './speech-models.js';

@@ -1,0 +1,93 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { g711Rms } from './g711.js';
+
+/**
+ * An RTP sink standing in for the phone's ear: it receives what livekit-sip sends to the SDP
+ * address the SIP peer advertised, decodes G.711 and measures energy per packet.
+ */
+export interface RtpMeterReport {
+  packets: number;
+  audioPackets: number;
+  /** RFC 4733 telephone-event packets (PT 101). */
+  dtmfPackets: number;
+  payloadTypes: number[];
+  /** RMS over all G.711 audio, in 16-bit linear units. */
+  rms: number;
+  /** Packets whose RMS is above the speech threshold. */
+  loudPackets: number;
+  /** Time of the first loud packet (performance.now() clock), if any. */
+  firstLoudAt?: number;
+}
+
+/** -40 dBFS: quieter than any speech, louder than the comfort noise of an idle line. */
+export const SPEECH_RMS_THRESHOLD = 328;
+
+export class RtpMeter {
+  private socket?: Socket;
+  private packets = 0;
+  private audioPackets = 0;
+  private dtmfPackets = 0;
+  private readonly payloadTypes = new Set<number>();
+  private sumSquares = 0;
+  private samples = 0;
+  private loudPackets = 0;
+  private firstLoudAt?: number;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+  ) {}
+
+  async start(): Promise<void> {
+    const socket = createSocket('udp4');
+    this.socket = socket;
+    socket.on('message', (msg) => this.onPacket(msg));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(this.port, this.host, () => resolve());
+    });
+  }
+
+  private onPacket(msg: Buffer): void {
+    if (msg.length < 12 || msg[0] === undefined || msg[1] === undefined) return;
+    const csrcCount = msg[0] & 0x0f;
+    const hasExtension = (msg[0] & 0x10) !== 0;
+    const payloadType = msg[1] & 0x7f;
+    let offset = 12 + 4 * csrcCount;
+    if (hasExtension && msg.length >= offset + 4) offset += 4 + 4 * msg.readUInt16BE(offset + 2);
+    this.packets++;
+    this.payloadTypes.add(payloadType);
+    if (payloadType === 101) {
+      this.dtmfPackets++;
+      return;
+    }
+    if (payloadType !== 0 && payloadType !== 8) return;
+    const payload = msg.subarray(offset);
+    const rms = g711Rms(payload, payloadType);
+    this.audioPackets++;
+    this.sumSquares += rms * rms * payload.length;
+    this.samples += payload.length;
+    if (rms > SPEECH_RMS_THRESHOLD) {
+      this.loudPackets++;
+      this.firstLoudAt ??= performance.now();
+    }
+  }
+
+  report(): RtpMeterReport {
+    return {
+      packets: this.packets,
+      audioPackets: this.audioPackets,
+      dtmfPackets: this.dtmfPackets,
+      payloadTypes: [...this.payloadTypes].sort((a, b) => a - b),
+      rms: this.samples === 0 ? 0 : Math.sqrt(this.sumSquares / this.samples),
+      loudPackets: this.loudPackets,
+      ...(this.firstLoudAt === undefined ? {} : { firstLoudAt: this.firstLoudAt }),
+    };
+  }
+
+  async close(): Promise<void> {
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket !== undefined) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+}
