@@ -132,6 +132,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
         wsURL: config.livekit.url,
         apiKey: config.livekit.apiKey,
         apiSecret: config.livekit.apiSecret,
+        numIdleProcesses: config.idleProcesses,
+        host: config.agentHttp.host,
+        ...(config.agentHttp.port === undefined ? {} : { port: config.agentHttp.port }),
       }),
     );
   } catch (err) {

@@ -6,3 +6,4 @@ export * from './dispatch/index.js';
 export * from './errors/index.js';
 export * from './livekit/preflight.js';
 export * from './models/index.js';
+export * from './tokens/index.js';

@@ -44,6 +44,9 @@ const EnvSchema = z.object({
   SWITCHBOARD_SPEECH_URL: optionalUrl(['http:', 'https:']),
   CALL_RECORDS_DIR: z.string().min(1).default('.stack/records'),
   WEB_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** The worker's health server (GET / and /worker). Default: the agents framework's (random in dev, 8081 in production). */
+  AGENT_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  AGENT_IDLE_PROCESSES: z.coerce.number().int().min(1).max(16).default(1),
 });
 
 export type ModelProvider =
@@ -67,6 +70,14 @@ export interface Config {
   models: ModelProvider;
   callRecordsDir: string;
   webPort?: number;
+  /** Where the worker's health server listens; against the local stack only its service address. */
+  agentHttp: { host: string; port?: number };
+  /**
+   * Job processes kept started and prewarmed (VAD loaded) for the next call. At least 1: besides
+   * saving the process start on every call, @livekit/agents 1.9.0 with 0 never forgets a finished
+   * job's process (ProcPool.launchJob does not remove it), so `active_jobs` only grows.
+   */
+  idleProcesses: number;
 }
 
 export function parseConfig(env: Record<string, string | undefined>): Readonly<Config> {
@@ -126,6 +137,11 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     models,
     callRecordsDir: e.CALL_RECORDS_DIR,
     ...(e.WEB_PORT === undefined ? {} : { webPort: e.WEB_PORT }),
+    idleProcesses: e.AGENT_IDLE_PROCESSES,
+    agentHttp: {
+      host: livekit.isLocalStack ? layout.serviceIp : '0.0.0.0',
+      ...(e.AGENT_HTTP_PORT === undefined ? {} : { port: e.AGENT_HTTP_PORT }),
+    },
   });
 }
 

@@ -103,12 +103,21 @@ export async function writeSilenceUlaw(dir: string): Promise<string> {
   return file;
 }
 
-/** SIP messages of a given method as they appear in SIPp's trace, sent or received. */
-export function sipRequests(messages: string, method: string): { direction: 'sent' | 'received'; text: string }[] {
-  return messages
-    .split(/^-{5,}.*$/m)
-    .map((block) => block.trim())
-    .filter((block) => block.startsWith(`${method} `))
-    .map((text) => ({ direction: 'sent' as const, text }))
-    .concat([]);
+export interface TracedSipMessage {
+  direction: 'sent' | 'received';
+  /** The request or status line, e.g. "BYE sip:…" or "SIP/2.0 200 OK". */
+  startLine: string;
+  text: string;
+}
+
+/** Parses SIPp's -trace_msg file into messages with their direction. */
+export function parseSippTrace(trace: string): TracedSipMessage[] {
+  const messages: TracedSipMessage[] = [];
+  for (const block of trace.split(/^-{10,}.*$/m)) {
+    const m = /^\s*UDP message (sent|received)[^\n]*\n\s*\n([\s\S]*)$/.exec(block);
+    if (m?.[1] === undefined || m[2] === undefined) continue;
+    const text = m[2].trim();
+    messages.push({ direction: m[1] as 'sent' | 'received', startLine: text.split(/\r?\n/)[0] ?? '', text });
+  }
+  return messages;
 }

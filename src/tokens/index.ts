@@ -1,0 +1,1 @@
+export { createParticipantToken, type ParticipantToken, type ParticipantTokenRequest } from './participant-token.js';

@@ -1,0 +1,114 @@
+/**
+ * npm run stack -- up | status | down       the local stack (idempotent)
+ * npm run stack -- run -- <command...>      run a command inside the stack's network, bringing the
+ *                                           stack up first and down afterwards if it was not up
+ * npm start                                 the main job: stack + provisioning + agent worker
+ *
+ * SWITCHBOARD_NETWORK=netns (default, needs root) or loopback (see README).
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { SipClient } from 'livekit-server-sdk';
+import { applyPlan, loadSipConfig, plan } from '../sip-dispatch/index.js';
+import { LOCAL_API_KEY, LOCAL_API_SECRET, localStackLayout, type NetworkMode } from '../src/config/index.js';
+import { isSwitchboardError } from '../src/errors/index.js';
+import { inNetwork } from './network.js';
+import { LOG_DIR, RECORDS_DIR, REPO_ROOT } from './paths.js';
+import { down, status, up } from './stack.js';
+
+const say = (line: string) => console.log(`[stack] ${line}`);
+
+function networkMode(): NetworkMode {
+  const mode = process.env.SWITCHBOARD_NETWORK ?? 'netns';
+  if (mode !== 'netns' && mode !== 'loopback') {
+    throw new Error(`SWITCHBOARD_NETWORK must be "netns" or "loopback", not "${mode}"`);
+  }
+  return mode;
+}
+
+/** Runs argv inside the stack's network with inherited stdio; resolves with its exit code. */
+function runInNetwork(mode: NetworkMode, argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [cmd, ...args] = inNetwork(localStackLayout(mode), argv);
+  const child = spawn(cmd ?? '', args, { stdio: 'inherit', env });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      resolve(code ?? (signal === null ? 1 : 128 + 2));
+    });
+  });
+}
+
+/** Brings the stack up if needed, runs `body`, and takes down only what it brought up. */
+async function withStack(mode: NetworkMode, body: () => Promise<number>): Promise<number> {
+  const started = await up(mode, say);
+  try {
+    return await body();
+  } finally {
+    if (started) await down(say);
+  }
+}
+
+function stackEnv(mode: NetworkMode): NodeJS.ProcessEnv {
+  return { ...process.env, SWITCHBOARD_NETWORK: mode, CALL_RECORDS_DIR: process.env.CALL_RECORDS_DIR ?? RECORDS_DIR };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const mode = networkMode();
+  switch (command) {
+    case 'up':
+      await up(mode, say);
+      say(`logs: ${LOG_DIR}`);
+      return 0;
+    case 'down':
+      await down(say);
+      return 0;
+    case 'status': {
+      const s = await status();
+      if (s.mode === undefined) {
+        say('stack is not running');
+        return 3;
+      }
+      say(`mode ${s.mode}, logs in ${LOG_DIR}`);
+      for (const svc of s.services) {
+        say(`${svc.name.padEnd(15)} pid ${String(svc.pid).padEnd(8)} ${svc.running ? 'running' : 'EXITED'} ${svc.ready ? 'ready' : 'NOT READY'}`);
+      }
+      return s.services.every((x) => x.ready) ? 0 : 1;
+    }
+    case 'run': {
+      const cmd = rest[0] === '--' ? rest.slice(1) : rest;
+      if (cmd.length === 0) throw new Error('usage: npm run stack -- run -- <command...>');
+      return withStack(mode, () => runInNetwork(mode, cmd, stackEnv(mode)));
+    }
+    case 'start':
+      return withStack(mode, async () => {
+        const layout = localStackLayout(mode);
+        const sip = new SipClient(`http://${layout.serviceIp}:${layout.ports.livekitHttp}`, LOCAL_API_KEY, LOCAL_API_SECRET);
+        const config = await loadSipConfig(join(REPO_ROOT, 'sip-dispatch', 'local.yaml'));
+        await applyPlan(sip, await plan(sip, config));
+        const number = config.inboundTrunks[0]?.numbers[0] ?? '';
+        say('the local stack is up and the demo line is provisioned (sip-dispatch/local.yaml)');
+        say(`call from a SIP phone:  sip:${number}@${layout.serviceIp}:${layout.ports.sip}  (UDP, G.711)`);
+        say(`talk from a browser:    http://${layout.serviceIp}:${layout.ports.web}/`);
+        say(`call records:           ${RECORDS_DIR}`);
+        say('starting the agent worker (Ctrl-C stops it and the stack)');
+        return runInNetwork(mode, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'agents', 'receptionist.ts'), 'dev'], stackEnv(mode));
+      });
+    default:
+      console.error('usage: npm run stack -- up|status|down|run -- <command...>   (npm start runs the main job)');
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(isSwitchboardError(err) ? `[stack] error [${err.code}]: ${err.message}` : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,91 @@
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { LocalStackLayout } from '../src/config/index.js';
+import { livekitConfigFor, sipConfigFor } from './configs.js';
+import { httpOk, sipOptionsOk } from './health.js';
+import { inNetwork } from './network.js';
+import { BINARIES, REPO_ROOT, STACK_DIR } from './paths.js';
+
+const run = promisify(execFile);
+
+export interface ServiceSpec {
+  name: string;
+  argv: string[];
+  ready: () => Promise<boolean>;
+  /** livekit-sip waits for active calls on SIGTERM; SIGINT ends it at once. */
+  stopSignal: NodeJS.Signals;
+  readyTimeoutMs: number;
+}
+
+/** The stack's services, in start order. */
+export async function stackServices(layout: LocalStackLayout): Promise<ServiceSpec[]> {
+  const ip = layout.serviceIp;
+  const probeFrom = layout.hostIp ?? ip;
+  const livekitConfig = await materialize(layout, 'livekit.yaml', join(REPO_ROOT, 'livekit.yaml'), livekitConfigFor);
+  const sipConfig = await materialize(layout, 'sip.yaml', join(REPO_ROOT, 'stack', 'sip.yaml'), sipConfigFor);
+  const tsx = (script: string, ...args: string[]) => [process.execPath, '--import', 'tsx', join(REPO_ROOT, script), ...args];
+  return [
+    {
+      name: 'redis',
+      // Its own port, no persistence, the namespace's loopback only: trunks and rules from one
+      // run never leak into the next, and nothing outside the stack can reach it.
+      argv: ['redis-server', '--port', String(layout.ports.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ready: async () => {
+        try {
+          const { stdout } = await run(inNetwork(layout, ['redis-cli'])[0] ?? '', [
+            ...inNetwork(layout, ['redis-cli']).slice(1),
+            '-h', '127.0.0.1', '-p', String(layout.ports.redis), 'ping',
+          ]);
+          return stdout.trim() === 'PONG';
+        } catch {
+          return false;
+        }
+      },
+      stopSignal: 'SIGTERM',
+      readyTimeoutMs: 10_000,
+    },
+    {
+      name: 'livekit-server',
+      argv: [BINARIES.livekitServer, '--config', livekitConfig],
+      ready: () => httpOk(`http://${ip}:${layout.ports.livekitHttp}/`, 'OK'),
+      stopSignal: 'SIGTERM',
+      readyTimeoutMs: 30_000,
+    },
+    {
+      name: 'livekit-sip',
+      argv: [BINARIES.livekitSip, '--config', sipConfig],
+      ready: () => sipOptionsOk(ip, layout.ports.sip, probeFrom),
+      stopSignal: 'SIGINT',
+      readyTimeoutMs: 30_000,
+    },
+    {
+      name: 'offline-speech',
+      argv: tsx('stack/offline-speech/main.ts', '--host', ip, '--port', String(layout.ports.speech)),
+      ready: () => httpOk(`http://${ip}:${layout.ports.speech}/health`),
+      stopSignal: 'SIGTERM',
+      readyTimeoutMs: 30_000,
+    },
+    {
+      name: 'web',
+      argv: tsx('web/server.ts', '--host', ip, '--port', String(layout.ports.web)),
+      ready: () => httpOk(`http://${ip}:${layout.ports.web}/health`),
+      stopSignal: 'SIGTERM',
+      readyTimeoutMs: 30_000,
+    },
+  ];
+}
+
+/** netns mode uses the committed file as it is; loopback mode a rewritten copy under .stack/. */
+async function materialize(
+  layout: LocalStackLayout,
+  name: string,
+  source: string,
+  rewrite: (layout: LocalStackLayout, base: string) => string,
+): Promise<string> {
+  if (layout.mode === 'netns') return source;
+  const target = join(STACK_DIR, name);
+  await writeFile(target, rewrite(layout, await readFile(source, 'utf8')));
+  return target;
+}

@@ -1,0 +1,28 @@
+import { SipClient, RoomServiceClient } from 'livekit-server-sdk';
+import { localStackLayout, LOCAL_API_KEY, LOCAL_API_SECRET, type NetworkMode } from '../../src/config/index.js';
+
+/** The running local stack, as the tests (which run inside its network) see it. */
+export const layout = localStackLayout((process.env.SWITCHBOARD_NETWORK ?? 'netns') as NetworkMode);
+export const httpUrl = `http://${layout.serviceIp}:${layout.ports.livekitHttp}`;
+export const AGENT_NAME = 'switchboard';
+/** The worker's health server port in tests (GET /worker reports active_jobs). */
+export const AGENT_HTTP_PORT = 8081;
+
+export const sipClient = () => new SipClient(httpUrl, LOCAL_API_KEY, LOCAL_API_SECRET);
+export const roomClient = () => new RoomServiceClient(httpUrl, LOCAL_API_KEY, LOCAL_API_SECRET);
+
+export async function agentActiveJobs(): Promise<number> {
+  const res = await fetch(`http://${layout.serviceIp}:${AGENT_HTTP_PORT}/worker`);
+  const body = (await res.json()) as { active_jobs: number };
+  return body.active_jobs;
+}
+
+/** Polls `probe` until it returns true; fails with `what` after `timeoutMs`. */
+export async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The browser caller: joins a fresh room with a token from the project's token endpoint (which
+ * dispatches the agent), publishes the microphone and plays the agent. It also measures the
+ * agent's audio with WebAudio and exposes the figures on `window.switchboard` for the tests.
+ */
+import { Room, RoomEvent, Track, TokenSource, type RemoteTrack } from 'livekit-client';
+
+interface CallState {
+  phase: 'idle' | 'connecting' | 'connected' | 'ended' | 'failed';
+  roomName?: string;
+  agentJoined: boolean;
+  agentAudio: { frames: number; loudFrames: number; peakRms: number; firstLoudAtMs?: number };
+  error?: string;
+}
+
+declare global {
+  interface Window {
+    switchboard: CallState;
+  }
+}
+
+/** -40 dBFS, the same speech threshold the phone tests use on RTP. */
+const LOUD_RMS = 0.01;
+
+const state: CallState = { phase: 'idle', agentJoined: false, agentAudio: { frames: 0, loudFrames: 0, peakRms: 0 } };
+window.switchboard = state;
+
+const statusEl = document.getElementById('status') as HTMLElement;
+const callButton = document.getElementById('call') as HTMLButtonElement;
+const hangupButton = document.getElementById('hangup') as HTMLButtonElement;
+const levelBar = document.querySelector('#level > div') as HTMLElement;
+
+let room: Room | undefined;
+
+function setPhase(phase: CallState['phase'], detail = ''): void {
+  state.phase = phase;
+  statusEl.textContent = detail === '' ? phase : `${phase}: ${detail}`;
+  callButton.disabled = phase === 'connecting' || phase === 'connected';
+  hangupButton.disabled = phase !== 'connected';
+}
+
+async function call(): Promise<void> {
+  setPhase('connecting');
+  const tokens = TokenSource.endpoint('/api/token');
+  const { serverUrl, participantToken } = await tokens.fetch({ participantName: 'Browser caller' });
+  room = new Room();
+  room.on(RoomEvent.ParticipantConnected, (p) => {
+    if (p.isAgent) state.agentJoined = true;
+  });
+  room.on(RoomEvent.TrackSubscribed, (track: RemoteTrack) => {
+    if (track.kind !== Track.Kind.Audio) return;
+    // Chrome delivers remote WebRTC audio to WebAudio only while a media element plays it too.
+    document.body.appendChild(track.attach());
+    measure(track.mediaStreamTrack);
+  });
+  room.on(RoomEvent.Disconnected, () => setPhase('ended'));
+  await room.connect(serverUrl, participantToken);
+  state.roomName = room.name;
+  for (const p of room.remoteParticipants.values()) if (p.isAgent) state.agentJoined = true;
+  await room.localParticipant.setMicrophoneEnabled(true);
+  setPhase('connected');
+}
+
+function measure(track: MediaStreamTrack): void {
+  const audio = new AudioContext();
+  const analyser = audio.createAnalyser();
+  analyser.fftSize = 1024;
+  audio.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  const started = performance.now();
+  const timer = setInterval(() => {
+    if (track.readyState === 'ended') {
+      clearInterval(timer);
+      return;
+    }
+    analyser.getFloatTimeDomainData(samples);
+    let sum = 0;
+    for (const s of samples) sum += s * s;
+    const rms = Math.sqrt(sum / samples.length);
+    const a = state.agentAudio;
+    a.frames++;
+    a.peakRms = Math.max(a.peakRms, rms);
+    if (rms > LOUD_RMS) {
+      a.loudFrames++;
+      a.firstLoudAtMs ??= performance.now() - started;
+    }
+    levelBar.style.width = `${Math.min(100, rms * 400)}%`;
+  }, 50);
+}
+
+callButton.addEventListener('click', () => {
+  call().catch((err: unknown) => {
+    state.error = err instanceof Error ? err.message : String(err);
+    setPhase('failed', state.error);
+  });
+});
+hangupButton.addEventListener('click', () => {
+  void room?.disconnect();
+});
