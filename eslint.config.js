@@ -15,8 +15,13 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
+      // Style only: `() => socket.close()` reads fine and hides no bug.
+      '@typescript-eslint/no-confusing-void-expression': 'off',
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'no-restricted-properties': [
         'error',
         {
@@ -29,8 +34,18 @@ export default tseslint.config(
   },
   {
     // The only places allowed to read the environment: the config parsers and the stack's CLI edge.
-    files: ['src/config/**', 'stack/**', 'test/support/**', 'bench/**', '*.config.ts'],
+    files: ['src/config/**', 'stack/**', 'test/**', 'bench/**', '*.config.ts'],
     rules: { 'no-restricted-properties': 'off' },
+  },
+  {
+    // Tests may assert on parsed YAML and table rows without ceremony.
+    files: ['test/**'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+    },
   },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
 );

@@ -45,8 +45,11 @@ export default defineAgent({
   entry: async (ctx: JobContext) => {
     const config = loadConfig();
     const logger = log().child({ jobId: ctx.job.id });
-    const callOptions = parseCallOptions(ctx.job.agentName === config.agentName ? ctx.job.metadata : undefined);
-    if (!callOptions.ok) logger.error({ problem: callOptions.error }, 'ignoring invalid dispatch metadata');
+    const callOptions = parseCallOptions(
+      ctx.job.agentName === config.agentName ? ctx.job.metadata : undefined,
+    );
+    if (!callOptions.ok)
+      logger.error({ problem: callOptions.error }, 'ignoring invalid dispatch metadata');
     const options = callOptions.ok ? callOptions.options : {};
 
     await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
@@ -72,7 +75,8 @@ export default defineAgent({
     });
 
     ctx.room.on(RoomEvent.ParticipantDisconnected, (p: RemoteParticipant) => {
-      if (p.identity === participant.identity) tracker.ended('caller_hung_up', 'the caller hung up');
+      if (p.identity === participant.identity)
+        tracker.ended('caller_hung_up', 'the caller hung up');
     });
 
     const models = createSpeechModels(config.models);
@@ -86,7 +90,8 @@ export default defineAgent({
       if (ev.newState === 'speaking') tracker.agentStartedSpeaking();
     });
     session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
-      if (ev.item.type === 'message' && ev.item.role === 'assistant') tracker.agentSaid(ev.item.textContent ?? '');
+      if (ev.item.type === 'message' && ev.item.role === 'assistant')
+        tracker.agentSaid(ev.item.textContent ?? '');
     });
     session.on(voice.AgentSessionEventTypes.Error, (ev) => {
       callLog.error({ err: ev.error }, 'agent session error');
@@ -106,7 +111,10 @@ export default defineAgent({
           callLog.error({ err }, 'failed to end the call at its time limit');
         });
       }, options.maxCallDurationMs);
-      ctx.addShutdownCallback(async () => clearTimeout(timer));
+      ctx.addShutdownCallback(() => {
+        clearTimeout(timer);
+        return Promise.resolve();
+      });
     }
 
     /** Says goodbye, then deletes the room: livekit-sip sends BYE, a browser is disconnected. */

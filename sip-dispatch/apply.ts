@@ -1,29 +1,59 @@
 import { RoomAgentDispatch, RoomConfiguration, type SipClient } from 'livekit-server-sdk';
-import { MANAGED_METADATA, planSipConfig, type CurrentRule, type CurrentTrunk, type Plan } from './plan.js';
+import {
+  MANAGED_METADATA,
+  planSipConfig,
+  type CurrentRule,
+  type CurrentTrunk,
+  type Plan,
+} from './plan.js';
 import type { DispatchRuleSpec, SipConfigSpec } from './schema.js';
 
 /** The only part of sip-dispatch that talks to the server. */
-export async function readCurrent(sip: SipClient): Promise<{ trunks: CurrentTrunk[]; rules: CurrentRule[] }> {
-  const [trunkInfos, ruleInfos] = await Promise.all([sip.listSipInboundTrunk(), sip.listSipDispatchRule()]);
+export async function readCurrent(
+  sip: SipClient,
+): Promise<{ trunks: CurrentTrunk[]; rules: CurrentRule[] }> {
+  const [trunkInfos, ruleInfos] = await Promise.all([
+    sip.listSipInboundTrunk(),
+    sip.listSipDispatchRule(),
+  ]);
   const trunkNames = new Map(trunkInfos.map((t) => [t.sipTrunkId, t.name]));
   const trunks: CurrentTrunk[] = trunkInfos.map((t) => ({
     id: t.sipTrunkId,
     name: t.name,
     managed: t.metadata === MANAGED_METADATA,
-    spec: { name: t.name, numbers: [...t.numbers], allowedAddresses: [...t.allowedAddresses], allowedNumbers: [...t.allowedNumbers] },
+    spec: {
+      name: t.name,
+      numbers: [...t.numbers],
+      allowedAddresses: [...t.allowedAddresses],
+      allowedNumbers: [...t.allowedNumbers],
+    },
   }));
   const rules: CurrentRule[] = ruleInfos.map((r) => {
     const rule = r.rule?.rule;
     const common = {
       name: r.name,
       trunks: r.trunkIds.map((id) => trunkNames.get(id) ?? id),
-      agents: (r.roomConfig?.agents ?? []).map((a) => ({ name: a.agentName, ...(a.metadata === '' ? {} : { metadata: a.metadata }) })),
+      agents: (r.roomConfig?.agents ?? []).map((a) => ({
+        name: a.agentName,
+        ...(a.metadata === '' ? {} : { metadata: a.metadata }),
+      })),
     };
     const spec: DispatchRuleSpec =
       rule?.case === 'dispatchRuleDirect'
         ? { ...common, type: 'direct', roomName: rule.value.roomName }
-        : { ...common, type: 'individual', ...(rule?.case === 'dispatchRuleIndividual' ? { roomPrefix: rule.value.roomPrefix } : {}) };
-    return { id: r.sipDispatchRuleId, name: r.name, managed: r.metadata === MANAGED_METADATA, spec };
+        : {
+            ...common,
+            type: 'individual',
+            ...(rule?.case === 'dispatchRuleIndividual'
+              ? { roomPrefix: rule.value.roomPrefix }
+              : {}),
+          };
+    return {
+      id: r.sipDispatchRuleId,
+      name: r.name,
+      managed: r.metadata === MANAGED_METADATA,
+      spec,
+    };
   });
   return { trunks, rules };
 }
@@ -54,13 +84,17 @@ export async function applyPlan(sip: SipClient, p: Plan): Promise<void> {
     if (step.action === 'replace') await sip.deleteSipDispatchRule(step.id);
     const r = step.spec;
     await sip.createSipDispatchRule(
-      r.type === 'direct' ? { type: 'direct', roomName: r.roomName ?? '' } : { type: 'individual', roomPrefix: r.roomPrefix ?? '' },
+      r.type === 'direct'
+        ? { type: 'direct', roomName: r.roomName ?? '' }
+        : { type: 'individual', roomPrefix: r.roomPrefix ?? '' },
       {
         name: r.name,
         metadata: MANAGED_METADATA,
         trunkIds: r.trunks.map((t) => trunkIds.get(t) ?? t),
         roomConfig: new RoomConfiguration({
-          agents: r.agents.map((a) => new RoomAgentDispatch({ agentName: a.name, metadata: a.metadata ?? '' })),
+          agents: r.agents.map(
+            (a) => new RoomAgentDispatch({ agentName: a.name, metadata: a.metadata ?? '' }),
+          ),
         }),
       },
     );

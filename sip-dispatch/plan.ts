@@ -34,22 +34,47 @@ export interface Plan {
   conflicts: string[];
 }
 
-export function planSipConfig(desired: SipConfigSpec, current: { trunks: CurrentTrunk[]; rules: CurrentRule[] }): Plan {
+export function planSipConfig(
+  desired: SipConfigSpec,
+  current: { trunks: CurrentTrunk[]; rules: CurrentRule[] },
+): Plan {
   const conflicts: string[] = [];
-  const step = <T>(kind: string, spec: T & { name: string }, found: { id: string; managed: boolean; spec: T } | undefined): Step<T> | undefined => {
+  const step = <T>(
+    kind: string,
+    spec: T & { name: string },
+    found: { id: string; managed: boolean; spec: T } | undefined,
+  ): Step<T> | undefined => {
     if (found === undefined) return { action: 'create', spec };
     if (!found.managed) {
-      conflicts.push(`${kind} "${spec.name}" (${found.id}) exists but was not created by sip-dispatch; rename it or delete it`);
+      conflicts.push(
+        `${kind} "${spec.name}" (${found.id}) exists but was not created by sip-dispatch; rename it or delete it`,
+      );
       return undefined;
     }
-    return sameJson(found.spec, spec) ? { action: 'unchanged', id: found.id, spec } : { action: 'replace', id: found.id, spec };
+    return sameJson(found.spec, spec)
+      ? { action: 'unchanged', id: found.id, spec }
+      : { action: 'replace', id: found.id, spec };
   };
-  const trunks = desired.inboundTrunks.flatMap((t) => step('inbound trunk', t, current.trunks.find((c) => c.name === t.name)) ?? []);
+  const trunks = desired.inboundTrunks.flatMap(
+    (t) =>
+      step(
+        'inbound trunk',
+        t,
+        current.trunks.find((c) => c.name === t.name),
+      ) ?? [],
+  );
   // A replaced trunk gets a new ID, so every rule naming it must be re-created too.
-  const replacedTrunks = new Set(trunks.filter((s) => s.action !== 'unchanged').map((s) => s.spec.name));
+  const replacedTrunks = new Set(
+    trunks.filter((s) => s.action !== 'unchanged').map((s) => s.spec.name),
+  );
   const rules = desired.dispatchRules.flatMap((r) => {
-    const s = step('dispatch rule', r, current.rules.find((c) => c.name === r.name));
-    if (s?.action === 'unchanged' && r.trunks.some((t) => replacedTrunks.has(t))) return [{ action: 'replace' as const, id: s.id, spec: r }];
+    const s = step(
+      'dispatch rule',
+      r,
+      current.rules.find((c) => c.name === r.name),
+    );
+    if (s?.action === 'unchanged' && r.trunks.some((t) => replacedTrunks.has(t)))
+      return [{ action: 'replace' as const, id: s.id, spec: r }];
     return s ?? [];
   });
   return { trunks, rules, conflicts };

@@ -20,10 +20,14 @@ export const DispatchRuleSpec = z
     roomPrefix: z.string().optional(),
     roomName: z.string().optional(),
     trunks: z.array(name).default([]),
-    agents: z.array(z.object({ name: z.string().min(1), metadata: z.string().optional() }).strict()).default([]),
+    agents: z
+      .array(z.object({ name: z.string().min(1), metadata: z.string().optional() }).strict())
+      .default([]),
   })
   .strict()
-  .refine((r) => r.type !== 'direct' || r.roomName !== undefined, { message: 'a direct rule needs roomName' });
+  .refine((r) => r.type !== 'direct' || r.roomName !== undefined, {
+    message: 'a direct rule needs roomName',
+  });
 
 export const SipConfigSpec = z
   .object({
@@ -49,7 +53,8 @@ export function validateSipConfig(spec: SipConfigSpec): string[] {
     if (ruleNames.has(r.name)) problems.push(`dispatchRules: the name "${r.name}" is used twice`);
     ruleNames.add(r.name);
     for (const t of r.trunks) {
-      if (!trunkNames.has(t)) problems.push(`dispatchRules.${r.name}: trunk "${t}" is not defined in inboundTrunks`);
+      if (!trunkNames.has(t))
+        problems.push(`dispatchRules.${r.name}: trunk "${t}" is not defined in inboundTrunks`);
     }
   }
   return problems;

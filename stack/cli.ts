@@ -10,7 +10,12 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { SipClient } from 'livekit-server-sdk';
 import { applyPlan, loadSipConfig, plan } from '../sip-dispatch/index.js';
-import { LOCAL_API_KEY, LOCAL_API_SECRET, localStackLayout, type NetworkMode } from '../src/config/index.js';
+import {
+  LOCAL_API_KEY,
+  LOCAL_API_SECRET,
+  localStackLayout,
+  type NetworkMode,
+} from '../src/config/index.js';
 import { isSwitchboardError } from '../src/errors/index.js';
 import { inNetwork } from './network.js';
 import { LOG_DIR, RECORDS_DIR, REPO_ROOT } from './paths.js';
@@ -54,7 +59,11 @@ async function withStack(mode: NetworkMode, body: () => Promise<number>): Promis
 }
 
 function stackEnv(mode: NetworkMode): NodeJS.ProcessEnv {
-  return { ...process.env, SWITCHBOARD_NETWORK: mode, CALL_RECORDS_DIR: process.env.CALL_RECORDS_DIR ?? RECORDS_DIR };
+  return {
+    ...process.env,
+    SWITCHBOARD_NETWORK: mode,
+    CALL_RECORDS_DIR: process.env.CALL_RECORDS_DIR ?? RECORDS_DIR,
+  };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -76,7 +85,9 @@ async function main(argv: string[]): Promise<number> {
       }
       say(`mode ${s.mode}, logs in ${LOG_DIR}`);
       for (const svc of s.services) {
-        say(`${svc.name.padEnd(15)} pid ${String(svc.pid).padEnd(8)} ${svc.running ? 'running' : 'EXITED'} ${svc.ready ? 'ready' : 'NOT READY'}`);
+        say(
+          `${svc.name.padEnd(15)} pid ${String(svc.pid).padEnd(8)} ${svc.running ? 'running' : 'EXITED'} ${svc.ready ? 'ready' : 'NOT READY'}`,
+        );
       }
       return s.services.every((x) => x.ready) ? 0 : 1;
     }
@@ -88,19 +99,37 @@ async function main(argv: string[]): Promise<number> {
     case 'start':
       return withStack(mode, async () => {
         const layout = localStackLayout(mode);
-        const sip = new SipClient(`http://${layout.serviceIp}:${layout.ports.livekitHttp}`, LOCAL_API_KEY, LOCAL_API_SECRET);
+        const sip = new SipClient(
+          `http://${layout.serviceIp}:${layout.ports.livekitHttp}`,
+          LOCAL_API_KEY,
+          LOCAL_API_SECRET,
+        );
         const config = await loadSipConfig(join(REPO_ROOT, 'sip-dispatch', 'local.yaml'));
         await applyPlan(sip, await plan(sip, config));
         const number = config.inboundTrunks[0]?.numbers[0] ?? '';
         say('the local stack is up and the demo line is provisioned (sip-dispatch/local.yaml)');
-        say(`call from a SIP phone:  sip:${number}@${layout.serviceIp}:${layout.ports.sip}  (UDP, G.711)`);
-        say(`talk from a browser:    http://${layout.serviceIp}:${layout.ports.web}/`);
+        say(
+          `call from a SIP phone:  sip:${number}@${layout.serviceIp}:${layout.ports.sip}  (UDP, G.711)`,
+        );
+        say(`talk from a browser:    http://localhost:${layout.ports.web}/`);
         say(`call records:           ${RECORDS_DIR}`);
         say('starting the agent worker (Ctrl-C stops it and the stack)');
-        return runInNetwork(mode, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'agents', 'receptionist.ts'), 'dev'], stackEnv(mode));
+        return runInNetwork(
+          mode,
+          [
+            process.execPath,
+            '--import',
+            'tsx',
+            join(REPO_ROOT, 'agents', 'receptionist.ts'),
+            'dev',
+          ],
+          stackEnv(mode),
+        );
       });
     default:
-      console.error('usage: npm run stack -- up|status|down|run -- <command...>   (npm start runs the main job)');
+      console.error(
+        'usage: npm run stack -- up|status|down|run -- <command...>   (npm start runs the main job)',
+      );
       return 2;
   }
 }

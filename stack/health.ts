@@ -1,5 +1,5 @@
-import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Readiness probes for the stack's services. Each resolves true once, never throws. */
@@ -35,7 +35,9 @@ export async function sipOptionsOk(host: string, port: number, fromIp: string): 
       '',
       '',
     ].join('\r\n');
-    const reply = new Promise<string>((resolve) => socket.once('message', (m) => resolve(m.toString())));
+    const reply = new Promise<string>((resolve) =>
+      socket.once('message', (m) => resolve(m.toString())),
+    );
     socket.send(msg, port, host);
     const answer = await Promise.race([reply, sleep(1_000).then(() => '')]);
     return answer.startsWith('SIP/2.0 200');
@@ -46,7 +48,10 @@ export async function sipOptionsOk(host: string, port: number, fromIp: string): 
   }
 }
 
-export async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+export async function waitUntil(
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await probe()) return true;

@@ -42,7 +42,16 @@ export async function createNamespace(layout: LocalStackLayout): Promise<void> {
     // IPv6 off on both ends: no link-local candidates, no router solicitations on the link.
     ['sysctl', '-qw', `net.ipv6.conf.${HOST_IF}.disable_ipv6=1`],
     ['ip', 'link', 'set', HOST_IF, 'up'],
-    ['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'],
+    [
+      'ip',
+      'netns',
+      'exec',
+      ns,
+      'sysctl',
+      '-qw',
+      'net.ipv6.conf.all.disable_ipv6=1',
+      'net.ipv6.conf.default.disable_ipv6=1',
+    ],
     ['ip', '-n', ns, 'addr', 'add', `${layout.serviceIp}/24`, 'dev', NS_IF],
     ['ip', '-n', ns, 'link', 'set', NS_IF, 'up'],
     ['ip', '-n', ns, 'link', 'set', 'lo', 'up'],
@@ -51,9 +60,13 @@ export async function createNamespace(layout: LocalStackLayout): Promise<void> {
     for (const [cmd, ...args] of steps) await run(cmd ?? '', args);
   } catch (err) {
     await deleteNamespace(layout).catch(() => undefined);
-    throw new SwitchboardError('stack_start_failed', `Could not create network namespace ${ns}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new SwitchboardError(
+      'stack_start_failed',
+      `Could not create network namespace ${ns}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -66,7 +79,9 @@ export async function deleteNamespace(layout: LocalStackLayout): Promise<void> {
 
 /** The command prefix that runs a program inside the stack's network. */
 export function inNetwork(layout: LocalStackLayout, argv: string[]): string[] {
-  return layout.mode === 'netns' ? ['ip', 'netns', 'exec', requireNamespace(layout), ...argv] : argv;
+  return layout.mode === 'netns'
+    ? ['ip', 'netns', 'exec', requireNamespace(layout), ...argv]
+    : argv;
 }
 
 function requireNamespace(layout: LocalStackLayout): string {

@@ -10,15 +10,16 @@ export const LOG_DIR = join(STACK_DIR, 'logs');
 export const STATE_FILE = join(STACK_DIR, 'state.json');
 export const RECORDS_DIR = join(STACK_DIR, 'records');
 
-const CACHE = process.env.SWITCHBOARD_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'switchboard');
+const CACHE =
+  process.env.SWITCHBOARD_CACHE ??
+  join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'switchboard');
 
 interface VersionEntry {
   version: string;
 }
-const versions = JSON.parse(readFileSync(join(REPO_ROOT, 'stack', 'versions.json'), 'utf8')) as Record<
-  'livekitServer' | 'livekitSip',
-  VersionEntry
->;
+const versions = JSON.parse(
+  readFileSync(join(REPO_ROOT, 'stack', 'versions.json'), 'utf8'),
+) as Record<'livekitServer' | 'livekitSip', VersionEntry>;
 
 /** Binaries built by stack/install.sh, keyed by version so an upgrade never reuses an old build. */
 export const BINARIES = {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -32,12 +32,21 @@ export function isAlive(p: Pick<ProcessRecord, 'pid' | 'startTicks'>): boolean {
   return startTicks(p.pid) === p.startTicks;
 }
 
-export function startDetached(name: string, argv: string[], logFile: string, env?: NodeJS.ProcessEnv): ProcessRecord {
+export function startDetached(
+  name: string,
+  argv: string[],
+  logFile: string,
+  env?: NodeJS.ProcessEnv,
+): ProcessRecord {
   const [cmd, ...args] = argv;
   if (cmd === undefined) throw new Error(`no command for ${name}`);
   const fd = openSync(logFile, 'a');
   try {
-    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env: env ?? process.env });
+    const child = spawn(cmd, args, {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: env ?? process.env,
+    });
     if (child.pid === undefined) throw new Error(`${name}: failed to start ${cmd}`);
     child.unref();
     const ticks = startTicks(child.pid);
@@ -49,7 +58,11 @@ export function startDetached(name: string, argv: string[], logFile: string, env
 }
 
 /** Signals the process, waits for it to exit, and kills it (by pid) if it does not. */
-export async function stopProcess(p: ProcessRecord, signal: NodeJS.Signals, graceMs: number): Promise<'stopped' | 'killed' | 'gone'> {
+export async function stopProcess(
+  p: ProcessRecord,
+  signal: NodeJS.Signals,
+  graceMs: number,
+): Promise<'stopped' | 'killed' | 'gone'> {
   if (!isAlive(p)) return 'gone';
   process.kill(p.pid, signal);
   const deadline = Date.now() + graceMs;

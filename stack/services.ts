@@ -17,26 +17,58 @@ export interface ServiceSpec {
   /** livekit-sip waits for active calls on SIGTERM; SIGINT ends it at once. */
   stopSignal: NodeJS.Signals;
   readyTimeoutMs: number;
+  /** Runs in the host's network, not the stack's (the localhost forwarder). */
+  hostNetwork?: boolean;
 }
 
 /** The stack's services, in start order. */
 export async function stackServices(layout: LocalStackLayout): Promise<ServiceSpec[]> {
   const ip = layout.serviceIp;
   const probeFrom = layout.hostIp ?? ip;
-  const livekitConfig = await materialize(layout, 'livekit.yaml', join(REPO_ROOT, 'livekit.yaml'), livekitConfigFor);
-  const sipConfig = await materialize(layout, 'sip.yaml', join(REPO_ROOT, 'stack', 'sip.yaml'), sipConfigFor);
-  const tsx = (script: string, ...args: string[]) => [process.execPath, '--import', 'tsx', join(REPO_ROOT, script), ...args];
+  const livekitConfig = await materialize(
+    layout,
+    'livekit.yaml',
+    join(REPO_ROOT, 'livekit.yaml'),
+    livekitConfigFor,
+  );
+  const sipConfig = await materialize(
+    layout,
+    'sip.yaml',
+    join(REPO_ROOT, 'stack', 'sip.yaml'),
+    sipConfigFor,
+  );
+  const tsx = (script: string, ...args: string[]) => [
+    process.execPath,
+    '--import',
+    'tsx',
+    join(REPO_ROOT, script),
+    ...args,
+  ];
   return [
     {
       name: 'redis',
       // Its own port, no persistence, the namespace's loopback only: trunks and rules from one
       // run never leak into the next, and nothing outside the stack can reach it.
-      argv: ['redis-server', '--port', String(layout.ports.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      argv: [
+        'redis-server',
+        '--port',
+        String(layout.ports.redis),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
       ready: async () => {
         try {
           const { stdout } = await run(inNetwork(layout, ['redis-cli'])[0] ?? '', [
             ...inNetwork(layout, ['redis-cli']).slice(1),
-            '-h', '127.0.0.1', '-p', String(layout.ports.redis), 'ping',
+            '-h',
+            '127.0.0.1',
+            '-p',
+            String(layout.ports.redis),
+            'ping',
           ]);
           return stdout.trim() === 'PONG';
         } catch {
@@ -62,18 +94,51 @@ export async function stackServices(layout: LocalStackLayout): Promise<ServiceSp
     },
     {
       name: 'offline-speech',
-      argv: tsx('stack/offline-speech/main.ts', '--host', ip, '--port', String(layout.ports.speech)),
+      argv: tsx(
+        'stack/offline-speech/main.ts',
+        '--host',
+        ip,
+        '--port',
+        String(layout.ports.speech),
+      ),
       ready: () => httpOk(`http://${ip}:${layout.ports.speech}/health`),
       stopSignal: 'SIGTERM',
       readyTimeoutMs: 30_000,
     },
     {
       name: 'web',
-      argv: tsx('web/server.ts', '--host', ip, '--port', String(layout.ports.web)),
+      argv: tsx(
+        'web/server.ts',
+        '--host',
+        ip,
+        ...(ip === '127.0.0.1' ? [] : ['--host', '127.0.0.1']),
+        '--port',
+        String(layout.ports.web),
+      ),
       ready: () => httpOk(`http://${ip}:${layout.ports.web}/health`),
       stopSignal: 'SIGTERM',
       readyTimeoutMs: 30_000,
     },
+    ...(layout.mode === 'netns'
+      ? [
+          {
+            // A browser on this machine opens http://localhost:<web port>/ (a secure context, so it
+            // may use the microphone); this forwards it to the page inside the namespace.
+            name: 'web-localhost',
+            argv: tsx(
+              'stack/forward.ts',
+              '--listen',
+              `127.0.0.1:${layout.ports.web}`,
+              '--to',
+              `${ip}:${layout.ports.web}`,
+            ),
+            ready: () => httpOk(`http://127.0.0.1:${layout.ports.web}/health`),
+            stopSignal: 'SIGTERM' as const,
+            readyTimeoutMs: 30_000,
+            hostNetwork: true,
+          },
+        ]
+      : []),
   ];
 }
 

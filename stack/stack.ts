@@ -3,10 +3,16 @@ import { join } from 'node:path';
 import { localStackLayout, type LocalStackLayout, type NetworkMode } from '../src/config/index.js';
 import { SwitchboardError } from '../src/errors/index.js';
 import { waitUntil } from './health.js';
-import { createNamespace, deleteNamespace, inNetwork, namespaceExists, namespacePids } from './network.js';
+import {
+  createNamespace,
+  deleteNamespace,
+  inNetwork,
+  namespaceExists,
+  namespacePids,
+} from './network.js';
+import { LOG_DIR } from './paths.js';
 import { isAlive, startDetached, stopProcess, type ProcessRecord } from './processes.js';
 import { stackServices } from './services.js';
-import { LOG_DIR } from './paths.js';
 import { clearState, readState, writeState, type StackState } from './state.js';
 
 export type Reporter = (line: string) => void;
@@ -53,19 +59,31 @@ export async function up(mode: NetworkMode, report: Reporter): Promise<boolean> 
         report(`reusing the empty network namespace ${layout.namespace} left by an earlier run`);
       } else {
         await createNamespace(layout);
-        report(`network namespace ${layout.namespace}: ${layout.serviceIp} (host end ${layout.hostIp ?? ''})`);
+        report(
+          `network namespace ${layout.namespace}: ${layout.serviceIp} (host end ${layout.hostIp ?? ''})`,
+        );
       }
       state.createdNamespace = layout.namespace;
       await writeState(state);
     }
     for (const service of await stackServices(layout)) {
       const log = join(LOG_DIR, `${service.name}.log`);
-      const record = startDetached(service.name, inNetwork(layout, service.argv), log);
+      const record = startDetached(
+        service.name,
+        service.hostNetwork === true ? service.argv : inNetwork(layout, service.argv),
+        log,
+      );
       state.services.push(record);
       await writeState(state);
-      const ready = await waitUntil(async () => isAlive(record) && (await service.ready()), service.readyTimeoutMs);
+      const ready = await waitUntil(
+        async () => isAlive(record) && (await service.ready()),
+        service.readyTimeoutMs,
+      );
       if (!ready) {
-        const tail = (await readFile(log, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
+        const tail = (await readFile(log, 'utf8').catch(() => ''))
+          .split('\n')
+          .slice(-15)
+          .join('\n');
         throw new SwitchboardError(
           'stack_start_failed',
           `${service.name} did not become ready within ${service.readyTimeoutMs / 1000} s (${isAlive(record) ? 'still running' : 'exited'}). Last lines of ${log}:\n${tail}`,
@@ -91,7 +109,11 @@ export async function down(report: Reporter): Promise<void> {
   const layout = localStackLayout(state.mode);
   const specs = new Map((await stackServices(layout)).map((s) => [s.name, s]));
   for (const record of [...state.services].reverse()) {
-    const result = await stopProcess(record, specs.get(record.name)?.stopSignal ?? 'SIGTERM', 10_000);
+    const result = await stopProcess(
+      record,
+      specs.get(record.name)?.stopSignal ?? 'SIGTERM',
+      10_000,
+    );
     report(`${record.name}: ${result}`);
   }
   if (state.createdNamespace !== undefined) {

@@ -27,7 +27,10 @@ export async function readState(): Promise<StackState | undefined> {
     return undefined;
   }
   const parsed = StackStateSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${STATE_FILE} is not a stack state file; remove it after checking no stack process runs`);
+  if (!parsed.success)
+    throw new Error(
+      `${STATE_FILE} is not a stack state file; remove it after checking no stack process runs`,
+    );
   return parsed.data;
 }
 

@@ -3,7 +3,7 @@
  * dispatches the agent), publishes the microphone and plays the agent. It also measures the
  * agent's audio with WebAudio and exposes the figures on `window.switchboard` for the tests.
  */
-import { Room, RoomEvent, Track, TokenSource, type RemoteTrack } from 'livekit-client';
+import { Room, RoomEvent, TokenSource, Track, type RemoteTrack } from 'livekit-client';
 
 interface CallState {
   phase: 'idle' | 'connecting' | 'connected' | 'ended' | 'failed';
@@ -22,7 +22,11 @@ declare global {
 /** -40 dBFS, the same speech threshold the phone tests use on RTP. */
 const LOUD_RMS = 0.01;
 
-const state: CallState = { phase: 'idle', agentJoined: false, agentAudio: { frames: 0, loudFrames: 0, peakRms: 0 } };
+const state: CallState = {
+  phase: 'idle',
+  agentJoined: false,
+  agentAudio: { frames: 0, loudFrames: 0, peakRms: 0 },
+};
 window.switchboard = state;
 
 const statusEl = document.getElementById('status') as HTMLElement;

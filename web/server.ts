@@ -40,18 +40,28 @@ async function bundleClient(): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { host: { type: 'string' }, port: { type: 'string' } } });
+  // Several --host values: a browser grants the microphone only to a secure context, and plain
+  // http is one only on localhost, so the page is served on 127.0.0.1 as well as the stack address.
+  const { values } = parseArgs({
+    options: { host: { type: 'string', multiple: true }, port: { type: 'string' } },
+  });
   const config = loadConfig();
-  const host = values.host ?? '127.0.0.1';
+  const hosts = values.host ?? ['127.0.0.1'];
   const port = Number(values.port ?? config.webPort ?? 8080);
-  const [page, client] = await Promise.all([readFile(join(HERE, 'index.html'), 'utf8'), bundleClient()]);
+  const [page, client] = await Promise.all([
+    readFile(join(HERE, 'index.html'), 'utf8'),
+    bundleClient(),
+  ]);
 
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((err: unknown) => {
       console.error('web request failed', err instanceof Error ? err.message : err);
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
+      if (!res.headersSent)
+        res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end('{"error":"internal error"}');
     });
-  });
+  };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://local').pathname;
@@ -64,9 +74,9 @@ async function main(): Promise<void> {
     } else if (req.method === 'POST' && path === '/api/token') {
       const body = TokenRequest.safeParse(await readJson(req));
       if (!body.success) {
-        res.writeHead(400, { 'content-type': 'application/json' }).end(
-          JSON.stringify({ error: `invalid token request: ${z.prettifyError(body.error)}` }),
-        );
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: `invalid token request: ${z.prettifyError(body.error)}` }));
         return;
       }
       const token = await createParticipantToken({
@@ -74,18 +84,29 @@ async function main(): Promise<void> {
         apiSecret: config.livekit.apiSecret,
         agentName: config.agentName,
         ttlSeconds: TOKEN_TTL_SECONDS,
-        ...(body.data.participant_name === undefined ? {} : { displayName: body.data.participant_name }),
+        ...(body.data.participant_name === undefined
+          ? {}
+          : { displayName: body.data.participant_name }),
       });
-      res.writeHead(201, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ server_url: config.livekit.url, participant_token: token.token }),
-      );
+      res
+        .writeHead(201, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ server_url: config.livekit.url, participant_token: token.token }));
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
     }
   }
 
-  server.listen(port, host, () => console.log(`web page and token endpoint on http://${host}:${port}/`));
-  const stop = () => server.close(() => process.exit(0));
+  const servers = hosts.map((host) => {
+    const s = createServer(handler);
+    s.listen(port, host, () =>
+      console.log(`web page and token endpoint on http://${host}:${port}/`),
+    );
+    return s;
+  });
+  const stop = () => {
+    for (const s of servers) s.close();
+    process.exit(0);
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

@@ -35,12 +35,14 @@ export class CallTracker {
   }
 
   toRecord(): CallRecord {
-    const end = this.end ?? { outcome: 'failed' as const, reason: 'the call ended without a recorded cause', at: this.now() };
+    const end = this.end ?? {
+      outcome: 'failed' as const,
+      reason: 'the call ended without a recorded cause',
+      at: this.now(),
+    };
     const { capabilities: _c, ...caller } = this.base.caller;
     const callerRecord =
-      caller.channel === 'phone'
-        ? (({ callStatus: _s, ...rest }) => rest)(caller)
-        : caller;
+      caller.channel === 'phone' ? (({ callStatus: _s, ...rest }) => rest)(caller) : caller;
     return {
       version: 1,
       callId: this.base.callId,

@@ -17,7 +17,8 @@ export async function readCallRecords(dir: string): Promise<CallRecord[]> {
     lines.forEach((line, i) => {
       if (line.trim() === '') return;
       const parsed = CallRecordSchema.safeParse(JSON.parse(line));
-      if (!parsed.success) throw new Error(`${file}:${i + 1}: not a valid call record: ${parsed.error.message}`);
+      if (!parsed.success)
+        throw new Error(`${file}:${i + 1}: not a valid call record: ${parsed.error.message}`);
       records.push(parsed.data);
     });
   }

@@ -25,7 +25,13 @@ const WebCallerRecord = z.object({
   userId: z.string().optional(),
 });
 
-export const CallOutcome = z.enum(['completed', 'caller_hung_up', 'agent_ended', 'transferred', 'failed']);
+export const CallOutcome = z.enum([
+  'completed',
+  'caller_hung_up',
+  'agent_ended',
+  'transferred',
+  'failed',
+]);
 export type CallOutcome = z.infer<typeof CallOutcome>;
 
 export const CallRecordSchema = z.object({

@@ -68,7 +68,13 @@ export const SIP_ATTR = {
 
 export const WEB_ATTR = { userId: 'user.id' } as const;
 
-const CALL_STATUSES: ReadonlySet<string> = new Set(['dialing', 'ringing', 'automation', 'active', 'hangup']);
+const CALL_STATUSES: ReadonlySet<string> = new Set([
+  'dialing',
+  'ringing',
+  'automation',
+  'active',
+  'hangup',
+]);
 
 export function describeCaller(p: ParticipantSnapshot): Caller {
   const a = p.attributes;
@@ -76,7 +82,8 @@ export function describeCaller(p: ParticipantSnapshot): Caller {
     const status = a[SIP_ATTR.callStatus];
     const sipHeaders: Record<string, string> = {};
     for (const [key, value] of Object.entries(a)) {
-      if (key.startsWith(SIP_ATTR.headerPrefix)) sipHeaders[key.slice(SIP_ATTR.headerPrefix.length)] = value;
+      if (key.startsWith(SIP_ATTR.headerPrefix))
+        sipHeaders[key.slice(SIP_ATTR.headerPrefix.length)] = value;
     }
     const callerNumber = optional(a[SIP_ATTR.phoneNumber]);
     const calledNumber = optional(a[SIP_ATTR.trunkPhoneNumber]);
@@ -94,7 +101,12 @@ export function describeCaller(p: ParticipantSnapshot): Caller {
       ...(sipCallId === undefined ? {} : { sipCallId }),
       ...(trunkId === undefined ? {} : { trunkId }),
       ...(dispatchRuleId === undefined ? {} : { dispatchRuleId }),
-      callStatus: status === undefined ? 'unknown' : CALL_STATUSES.has(status) ? (status as CallStatus) : 'unknown',
+      callStatus:
+        status === undefined
+          ? 'unknown'
+          : CALL_STATUSES.has(status)
+            ? (status as CallStatus)
+            : 'unknown',
       sipHeaders,
       capabilities: { dtmf: true, referTransfer: sipCallId !== undefined },
     };

@@ -12,5 +12,7 @@ export function normalizePhoneNumber(raw: string): string {
 
 /** For logs: keeps the last two digits, so lines can be told apart without exposing the number. */
 export function maskPhoneNumber(number: string): string {
-  return number.length <= 2 ? '**' : `${'*'.repeat(Math.min(number.length - 2, 10))}${number.slice(-2)}`;
+  return number.length <= 2
+    ? '**'
+    : `${'*'.repeat(Math.min(number.length - 2, 10))}${number.slice(-2)}`;
 }

@@ -51,7 +51,15 @@ const EnvSchema = z.object({
 
 export type ModelProvider =
   /** OpenAI, or any OpenAI-compatible server (Ollama, vLLM) given by OPENAI_BASE_URL. */
-  | { kind: 'openai'; apiKey: string; baseUrl?: string; llmModel: string; sttModel: string; ttsModel: string; ttsVoice: string }
+  | {
+      kind: 'openai';
+      apiKey: string;
+      baseUrl?: string;
+      llmModel: string;
+      sttModel: string;
+      ttsModel: string;
+      ttsVoice: string;
+    }
   /** The stack's offline speech server: espeak-ng speech. Not an AI model. */
   | { kind: 'offline'; baseUrl: string };
 
@@ -83,9 +91,7 @@ export interface Config {
 export function parseConfig(env: Record<string, string | undefined>): Readonly<Config> {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
-    throw configError(
-      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
-    );
+    throw configError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
   const problems: string[] = [];
@@ -101,8 +107,10 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     };
   } else {
     // A remote server never gets the local development key by default.
-    if (e.LIVEKIT_API_KEY === undefined) problems.push('LIVEKIT_API_KEY: required when LIVEKIT_URL is set');
-    if (e.LIVEKIT_API_SECRET === undefined) problems.push('LIVEKIT_API_SECRET: required when LIVEKIT_URL is set');
+    if (e.LIVEKIT_API_KEY === undefined)
+      problems.push('LIVEKIT_API_KEY: required when LIVEKIT_URL is set');
+    if (e.LIVEKIT_API_SECRET === undefined)
+      problems.push('LIVEKIT_API_SECRET: required when LIVEKIT_URL is set');
     livekit = {
       url: e.LIVEKIT_URL,
       apiKey: e.LIVEKIT_API_KEY ?? '',

@@ -1,4 +1,10 @@
-export { loadConfig, parseConfig, type Config, type LivekitConfig, type ModelProvider } from './env.js';
+export {
+  loadConfig,
+  parseConfig,
+  type Config,
+  type LivekitConfig,
+  type ModelProvider,
+} from './env.js';
 export {
   LOCAL_API_KEY,
   LOCAL_API_SECRET,

@@ -10,7 +10,8 @@ export function greetingFor(caller: Caller): string {
   }
 }
 
-export const GOODBYE_AT_TIME_LIMIT = 'We have reached the time limit for this call. Thank you for calling, goodbye.';
+export const GOODBYE_AT_TIME_LIMIT =
+  'We have reached the time limit for this call. Thank you for calling, goodbye.';
 
 export const RECEPTIONIST_INSTRUCTIONS =
   'You are the switchboard assistant, a friendly receptionist on a voice call. Keep answers short ' +

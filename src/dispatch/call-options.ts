@@ -7,7 +7,12 @@ import { z } from 'zod';
 export const CallOptionsSchema = z
   .object({
     /** The agent says goodbye and hangs up after this long. Unit: ms. Default: no limit. */
-    maxCallDurationMs: z.number().int().min(1_000).max(24 * 3_600_000).optional(),
+    maxCallDurationMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .max(24 * 3_600_000)
+      .optional(),
   })
   .strict();
 
@@ -21,7 +26,10 @@ export function parseCallOptions(metadata: string | undefined): CallOptionsResul
   try {
     json = JSON.parse(metadata);
   } catch {
-    return { ok: false, error: 'agent metadata is not JSON; expected e.g. {"maxCallDurationMs": 600000}' };
+    return {
+      ok: false,
+      error: 'agent metadata is not JSON; expected e.g. {"maxCallDurationMs": 600000}',
+    };
   }
   const parsed = CallOptionsSchema.safeParse(json);
   return parsed.success

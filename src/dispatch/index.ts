@@ -1,1 +1,6 @@
-export { CallOptionsSchema, parseCallOptions, type CallOptions, type CallOptionsResult } from './call-options.js';
+export {
+  CallOptionsSchema,
+  parseCallOptions,
+  type CallOptions,
+  type CallOptionsResult,
+} from './call-options.js';

@@ -1,1 +1,5 @@
-export { SwitchboardError, isSwitchboardError, type SwitchboardErrorCode } from './switchboard-error.js';
+export {
+  SwitchboardError,
+  isSwitchboardError,
+  type SwitchboardErrorCode,
+} from './switchboard-error.js';

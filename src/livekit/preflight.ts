@@ -14,7 +14,9 @@ export async function preflight(config: Pick<Config, 'livekit' | 'models'>): Pro
   const startHint = isLocalStack
     ? 'Start the local stack with `npm run stack -- up` (or `npm start`), or set LIVEKIT_URL to your LiveKit server.'
     : 'Check LIVEKIT_URL and that the server is running and reachable from this machine.';
-  const client = new RoomServiceClient(url, apiKey, apiSecret, { requestTimeout: PREFLIGHT_TIMEOUT_MS / 1000 });
+  const client = new RoomServiceClient(url, apiKey, apiSecret, {
+    requestTimeout: PREFLIGHT_TIMEOUT_MS / 1000,
+  });
   try {
     await client.listRooms();
   } catch (err) {
@@ -27,15 +29,23 @@ export async function preflight(config: Pick<Config, 'livekit' | 'models'>): Pro
       );
     }
     if (status === undefined) {
-      throw new SwitchboardError('livekit_unreachable', `Cannot reach LiveKit at ${url} (${describe(err)}). ${startHint}`, {
+      throw new SwitchboardError(
+        'livekit_unreachable',
+        `Cannot reach LiveKit at ${url} (${describe(err)}). ${startHint}`,
+        {
+          retryable: true,
+          cause: err,
+        },
+      );
+    }
+    throw new SwitchboardError(
+      'livekit_unreachable',
+      `LiveKit at ${url} answered HTTP ${status}: ${describe(err)}. ${startHint}`,
+      {
         retryable: true,
         cause: err,
-      });
-    }
-    throw new SwitchboardError('livekit_unreachable', `LiveKit at ${url} answered HTTP ${status}: ${describe(err)}. ${startHint}`, {
-      retryable: true,
-      cause: err,
-    });
+      },
+    );
   }
 
   if (config.models.kind === 'offline') {

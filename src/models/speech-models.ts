@@ -28,7 +28,11 @@ export function createSpeechModels(provider: ModelProvider): SpeechModels {
         stt: new openai.STT({ ...common, model: provider.sttModel, useRealtime: false }),
         llm: new openai.LLM({ ...common, model: provider.llmModel }),
         // OpenAI adds voices and compatible servers name their own: the name is passed through.
-        tts: new openai.TTS({ ...common, model: provider.ttsModel, voice: provider.ttsVoice as openai.TTSVoices }),
+        tts: new openai.TTS({
+          ...common,
+          model: provider.ttsModel,
+          voice: provider.ttsVoice as openai.TTSVoices,
+        }),
         description: `models: OpenAI-compatible API at ${provider.baseUrl ?? 'api.openai.com'} (llm ${provider.llmModel}, stt ${provider.sttModel}, tts ${provider.ttsModel})`,
       };
     }
@@ -37,7 +41,12 @@ export function createSpeechModels(provider: ModelProvider): SpeechModels {
       // nothing to hear with or think with, so the session gets no STT and no LLM: it greets and
       // otherwise stays quiet instead of pretending to understand.
       return {
-        tts: new openai.TTS({ apiKey: 'offline', baseURL: provider.baseUrl, model: 'espeak-ng', voice: 'alloy' }),
+        tts: new openai.TTS({
+          apiKey: 'offline',
+          baseURL: provider.baseUrl,
+          model: 'espeak-ng',
+          voice: 'alloy',
+        }),
         description: `OFFLINE DEMO: no AI model; speech by espeak-ng from the offline speech server at ${provider.baseUrl}. Set OPENAI_API_KEY to talk to OpenAI.`,
       };
   }

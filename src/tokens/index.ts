@@ -1,1 +1,5 @@
-export { createParticipantToken, type ParticipantToken, type ParticipantTokenRequest } from './participant-token.js';
+export {
+  createParticipantToken,
+  type ParticipantToken,
+  type ParticipantTokenRequest,
+} from './participant-token.js';

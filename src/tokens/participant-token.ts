@@ -25,7 +25,9 @@ export interface ParticipantToken {
   identity: string;
 }
 
-export async function createParticipantToken(req: ParticipantTokenRequest): Promise<ParticipantToken> {
+export async function createParticipantToken(
+  req: ParticipantTokenRequest,
+): Promise<ParticipantToken> {
   const id = randomUUID().slice(0, 12);
   const roomName = `web-${id}`;
   const identity = `web-user-${id}`;
@@ -35,9 +37,17 @@ export async function createParticipantToken(req: ParticipantTokenRequest): Prom
     ...(req.displayName === undefined ? {} : { name: req.displayName }),
     ...(req.userId === undefined ? {} : { attributes: { 'user.id': req.userId } }),
   });
-  token.addGrant({ roomJoin: true, room: roomName, canPublish: true, canSubscribe: true, canPublishData: true });
+  token.addGrant({
+    roomJoin: true,
+    room: roomName,
+    canPublish: true,
+    canSubscribe: true,
+    canPublishData: true,
+  });
   token.roomConfig = new RoomConfiguration({
-    agents: [new RoomAgentDispatch({ agentName: req.agentName, metadata: req.agentMetadata ?? '' })],
+    agents: [
+      new RoomAgentDispatch({ agentName: req.agentName, metadata: req.agentMetadata ?? '' }),
+    ],
   });
   return { token: await token.toJwt(), roomName, identity };
 }

@@ -11,14 +11,37 @@ export async function synthesizePcm(
   text: string,
   opts: { wordsPerMinute: number; signal?: AbortSignal },
 ): Promise<Buffer> {
-  const espeak = spawn('espeak-ng', ['--stdin', '--stdout', '-v', 'en-us', '-s', String(opts.wordsPerMinute)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    ...(opts.signal === undefined ? {} : { signal: opts.signal }),
-  });
+  const espeak = spawn(
+    'espeak-ng',
+    ['--stdin', '--stdout', '-v', 'en-us', '-s', String(opts.wordsPerMinute)],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+    },
+  );
   const sox = spawn(
     'sox',
-    ['-q', '-t', 'wav', '-', '-t', 'raw', '-r', String(PCM_SAMPLE_RATE), '-e', 'signed-integer', '-b', '16', '-c', '1', '-'],
-    { stdio: ['pipe', 'pipe', 'pipe'], ...(opts.signal === undefined ? {} : { signal: opts.signal }) },
+    [
+      '-q',
+      '-t',
+      'wav',
+      '-',
+      '-t',
+      'raw',
+      '-r',
+      String(PCM_SAMPLE_RATE),
+      '-e',
+      'signed-integer',
+      '-b',
+      '16',
+      '-c',
+      '1',
+      '-',
+    ],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+    },
   );
   espeak.stdout.pipe(sox.stdin);
   espeak.stdin.end(text);

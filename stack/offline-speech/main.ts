@@ -10,7 +10,9 @@ if (values.host === undefined || values.port === undefined) {
 }
 const server = createOfflineSpeechServer();
 server.listen(Number(values.port), values.host, () => {
-  console.log(`offline speech server (espeak-ng, not an AI model) listening on http://${values.host}:${values.port}`);
+  console.log(
+    `offline speech server (espeak-ng, not an AI model) listening on http://${values.host}:${values.port}`,
+  );
 });
 const stop = () => server.close(() => process.exit(0));
 process.once('SIGTERM', stop);

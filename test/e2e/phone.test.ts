@@ -11,7 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allCallRecords, waitForCallRecord } from '../support/call-records.js';
 import { RtpMeter } from '../support/rtp-meter.js';
 import { parseSippTrace, runSippCaller, writeSilenceUlaw, type SippCall } from '../support/sipp.js';
-import { AGENT_NAME, agentActiveJobs, eventually, layout, roomClient, sipClient } from '../support/stack-env.js';
+import {
+  AGENT_NAME,
+  agentActiveJobs,
+  eventually,
+  layout,
+  roomClient,
+  sipClient,
+} from '../support/stack-env.js';
 
 const LINE = '+15550101';
 const LINE_WITH_TIME_LIMIT = '+15550102';
@@ -33,7 +40,9 @@ async function provision(number: string, agentMetadata: string): Promise<void> {
       {
         name: `e2e ${number}`,
         trunkIds: [trunk.sipTrunkId],
-        roomConfig: new RoomConfiguration({ agents: [new RoomAgentDispatch({ agentName: AGENT_NAME, metadata: agentMetadata })] }),
+        roomConfig: new RoomConfiguration({
+          agents: [new RoomAgentDispatch({ agentName: AGENT_NAME, metadata: agentMetadata })],
+        }),
       },
     ),
   );
@@ -57,7 +66,9 @@ function call(called: string, caller: string, overrides: Partial<SippCall> = {})
 }
 
 async function roomsOf(callerNumber: string): Promise<string[]> {
-  return (await roomClient().listRooms()).map((r) => r.name).filter((name) => name.includes(callerNumber));
+  return (await roomClient().listRooms())
+    .map((r) => r.name)
+    .filter((name) => name.includes(callerNumber));
 }
 
 beforeAll(async () => {
@@ -79,7 +90,9 @@ describe('a phone call to the agent', () => {
     const caller = '+15557650001';
     const meter = new RtpMeter(layout.serviceIp, 24100);
     await meter.start();
-    const result = await runSippCaller(call(LINE, caller, { recordPort: 24100, holdMs: 10_000 })).finally(() => meter.close());
+    const result = await runSippCaller(
+      call(LINE, caller, { recordPort: 24100, holdMs: 10_000 }),
+    ).finally(() => meter.close());
     const audio = meter.report();
 
     expect(result.answered).toBe(true);
@@ -91,7 +104,10 @@ describe('a phone call to the agent', () => {
     expect(audio.loudPackets).toBeGreaterThan(50); // > 1 s of audible 20 ms packets
     expect(audio.rms).toBeGreaterThan(300);
 
-    const record = await waitForCallRecord('the first call', (r) => r.caller.channel === 'phone' && r.caller.callerNumber === caller);
+    const record = await waitForCallRecord(
+      'the first call',
+      (r) => r.caller.channel === 'phone' && r.caller.callerNumber === caller,
+    );
     const trunk = trunks[0];
     const rule = rules[0];
     expect(record.caller).toMatchObject({
@@ -107,7 +123,10 @@ describe('a phone call to the agent', () => {
     expect(record.answeredAt).toBeDefined();
     expect(record.agentSpeech[0]?.text).toMatch(/thank you for calling/);
 
-    await eventually('the call room to be deleted', async () => (await roomsOf(caller)).length === 0);
+    await eventually(
+      'the call room to be deleted',
+      async () => (await roomsOf(caller)).length === 0,
+    );
     await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
   });
 
@@ -115,9 +134,9 @@ describe('a phone call to the agent', () => {
     const caller = '+15557650002';
     const meter = new RtpMeter(layout.serviceIp, 24102);
     await meter.start();
-    const result = await runSippCaller(call(LINE_WITH_TIME_LIMIT, caller, { recordPort: 24102, holdMs: 60_000 })).finally(() =>
-      meter.close(),
-    );
+    const result = await runSippCaller(
+      call(LINE_WITH_TIME_LIMIT, caller, { recordPort: 24102, holdMs: 60_000 }),
+    ).finally(() => meter.close());
 
     expect(result.answered).toBe(true);
     expect(result.hangup).toBe('remote');
@@ -125,25 +144,35 @@ describe('a phone call to the agent', () => {
     expect(received.some((m) => m.startLine.startsWith('BYE sip:'))).toBe(true);
     expect(meter.report().loudPackets).toBeGreaterThan(100); // greeting and goodbye
 
-    const record = await waitForCallRecord('the time-limited call', (r) => r.caller.channel === 'phone' && r.caller.callerNumber === caller);
+    const record = await waitForCallRecord(
+      'the time-limited call',
+      (r) => r.caller.channel === 'phone' && r.caller.callerNumber === caller,
+    );
     expect(record.outcome).toBe('agent_ended');
     expect(record.endReason).toMatch(/time limit/);
     expect(record.agentSpeech.map((s) => s.text).join(' ')).toMatch(/goodbye/);
     const callMs = Date.parse(record.endedAt) - Date.parse(record.startedAt);
     expect(callMs).toBeGreaterThanOrEqual(TIME_LIMIT_MS);
 
-    await eventually('the call room to be deleted', async () => (await roomsOf(caller)).length === 0);
+    await eventually(
+      'the call room to be deleted',
+      async () => (await roomsOf(caller)).length === 0,
+    );
     await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
   });
 
   it('to a number with no trunk or dispatch rule is never answered, and leaves no room and no agent job', async () => {
     const caller = '+15557650003';
     const recordsBefore = (await allCallRecords()).length;
-    const result = await runSippCaller(call(UNPROVISIONED_LINE, caller, { answerTimeoutMs: 8_000 }));
+    const result = await runSippCaller(
+      call(UNPROVISIONED_LINE, caller, { answerTimeoutMs: 8_000 }),
+    );
 
     expect(result.answered).toBe(false);
     expect(result.log).toContain('RESULT=unanswered');
-    const responses = parseSippTrace(result.messages).filter((m) => m.direction === 'received').map((m) => m.startLine);
+    const responses = parseSippTrace(result.messages)
+      .filter((m) => m.direction === 'received')
+      .map((m) => m.startLine);
     expect(responses.some((l) => l.startsWith('SIP/2.0 100'))).toBe(true); // it reached livekit-sip
     expect(responses.filter((l) => /^SIP\/2\.0 [2-6]\d\d/.test(l))).toEqual([]); // and got no final answer
     expect(await roomsOf(caller)).toEqual([]);

@@ -3,7 +3,10 @@ import { readCallRecords, type CallRecord } from '../../src/call-records/index.j
 import { eventually } from './stack-env.js';
 
 /** Waits for the agent's call record matching `match` and returns it. */
-export async function waitForCallRecord(what: string, match: (r: CallRecord) => boolean): Promise<CallRecord> {
+export async function waitForCallRecord(
+  what: string,
+  match: (r: CallRecord) => boolean,
+): Promise<CallRecord> {
   let found: CallRecord | undefined;
   await eventually(`a call record of ${what}`, async () => {
     found = (await readCallRecords(inject('recordsDir'))).find(match);

@@ -5,7 +5,7 @@ export function decodeMuLaw(byte: number): number {
   const exponent = (u >> 4) & 0x07;
   const mantissa = u & 0x0f;
   const magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
-  return sign !== 0 ? -magnitude : magnitude;
+  return sign !== 0 && magnitude !== 0 ? -magnitude : magnitude;
 }
 
 export function decodeALaw(byte: number): number {
@@ -13,7 +13,8 @@ export function decodeALaw(byte: number): number {
   const sign = a & 0x80;
   const exponent = (a >> 4) & 0x07;
   const mantissa = a & 0x0f;
-  let magnitude = exponent === 0 ? (mantissa << 4) + 8 : ((mantissa << 4) + 0x108) << (exponent - 1);
+  let magnitude =
+    exponent === 0 ? (mantissa << 4) + 8 : ((mantissa << 4) + 0x108) << (exponent - 1);
   magnitude = Math.min(magnitude, 32767);
   return sign !== 0 ? magnitude : -magnitude;
 }

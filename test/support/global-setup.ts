@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,17 +24,28 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await mkdir(logDir, { recursive: true });
   const logFile = join(logDir, 'agent-test.log');
   const fd = openSync(logFile, 'w');
-  const agent: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'agents/receptionist.ts', 'dev', '--log-level', 'debug'], {
-    stdio: ['ignore', fd, fd],
-    env: { ...process.env, CALL_RECORDS_DIR: recordsDir, AGENT_HTTP_PORT: String(AGENT_HTTP_PORT) },
-  });
+  const agent: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'agents/receptionist.ts', 'dev', '--log-level', 'debug'],
+    {
+      stdio: ['ignore', fd, fd],
+      env: {
+        ...process.env,
+        CALL_RECORDS_DIR: recordsDir,
+        AGENT_HTTP_PORT: String(AGENT_HTTP_PORT),
+      },
+    },
+  );
   closeSync(fd);
-  const exited = new Promise<number>((resolve) => agent.once('exit', (code) => resolve(code ?? -1)));
+  const exited = new Promise<number>((resolve) =>
+    agent.once('exit', (code) => resolve(code ?? -1)),
+  );
   try {
     await eventually(
       `the agent worker to register (log: ${logFile})`,
       async () => {
-        if (agent.exitCode !== null) throw new Error(`the agent worker exited with ${agent.exitCode}; see ${logFile}`);
+        if (agent.exitCode !== null)
+          throw new Error(`the agent worker exited with ${agent.exitCode}; see ${logFile}`);
         try {
           return (await fetch(`http://${layout.serviceIp}:${AGENT_HTTP_PORT}/`)).ok;
         } catch {

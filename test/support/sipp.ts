@@ -52,22 +52,42 @@ export async function runSippCaller(call: SippCall, signal?: AbortSignal): Promi
   const globalTimeoutS = Math.ceil((call.answerTimeoutMs + call.holdMs) / 1000) + 20;
   const args = [
     `${call.target.host}:${call.target.port}`,
-    '-sf', scenario,
-    '-s', call.called,
-    '-i', call.localIp,
-    '-p', String(call.sipPort),
-    '-mi', call.localIp,
-    '-mp', String(call.mediaPort),
-    '-key', 'caller', call.caller,
-    '-key', 'recport', String(call.recordPort),
-    '-m', '1',
+    '-sf',
+    scenario,
+    '-s',
+    call.called,
+    '-i',
+    call.localIp,
+    '-p',
+    String(call.sipPort),
+    '-mi',
+    call.localIp,
+    '-mp',
+    String(call.mediaPort),
+    '-key',
+    'caller',
+    call.caller,
+    '-key',
+    'recport',
+    String(call.recordPort),
+    '-m',
+    '1',
     '-nostdin',
-    '-timeout', `${globalTimeoutS}s`,
+    '-timeout',
+    `${globalTimeoutS}s`,
     '-timeout_error',
-    '-trace_msg', '-message_file', messageFile,
-    '-trace_logs', '-log_file', logFile,
+    '-trace_msg',
+    '-message_file',
+    messageFile,
+    '-trace_logs',
+    '-log_file',
+    logFile,
   ];
-  const child = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...(signal ? { signal } : {}) });
+  const child = spawn('sipp', args, {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(signal ? { signal } : {}),
+  });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exitCode = await new Promise<number>((resolve, reject) => {
@@ -117,7 +137,11 @@ export function parseSippTrace(trace: string): TracedSipMessage[] {
     const m = /^\s*UDP message (sent|received)[^\n]*\n\s*\n([\s\S]*)$/.exec(block);
     if (m?.[1] === undefined || m[2] === undefined) continue;
     const text = m[2].trim();
-    messages.push({ direction: m[1] as 'sent' | 'received', startLine: text.split(/\r?\n/)[0] ?? '', text });
+    messages.push({
+      direction: m[1] as 'sent' | 'received',
+      startLine: text.split(/\r?\n/)[0] ?? '',
+      text,
+    });
   }
   return messages;
 }

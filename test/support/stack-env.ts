@@ -1,5 +1,10 @@
-import { SipClient, RoomServiceClient } from 'livekit-server-sdk';
-import { localStackLayout, LOCAL_API_KEY, LOCAL_API_SECRET, type NetworkMode } from '../../src/config/index.js';
+import { RoomServiceClient, SipClient } from 'livekit-server-sdk';
+import {
+  LOCAL_API_KEY,
+  LOCAL_API_SECRET,
+  localStackLayout,
+  type NetworkMode,
+} from '../../src/config/index.js';
 
 /** The running local stack, as the tests (which run inside its network) see it. */
 export const layout = localStackLayout((process.env.SWITCHBOARD_NETWORK ?? 'netns') as NetworkMode);
@@ -18,11 +23,16 @@ export async function agentActiveJobs(): Promise<number> {
 }
 
 /** Polls `probe` until it returns true; fails with `what` after `timeoutMs`. */
-export async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+export async function eventually(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -1,0 +1,55 @@
+/**
+ * Starting the agent against a LiveKit that is not there, or with a key it rejects, ends at once
+ * with one message naming the fix (the agents framework alone would retry for minutes).
+ */
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { layout } from '../support/stack-env.js';
+
+async function startAgent(env: Record<string, string>): Promise<{ code: number; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'agents/receptionist.ts', 'dev'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const code = await new Promise<number>((resolve) => child.once('close', (c) => resolve(c ?? -1)));
+  return { code, output };
+}
+
+describe('agent start-up', () => {
+  it('with the stack not reachable, says so and how to start it', async () => {
+    // The loopback layout's address has no server inside the stack's namespace.
+    const { code, output } = await startAgent({ SWITCHBOARD_NETWORK: 'loopback' });
+    expect(code).toBe(1);
+    expect(output).toMatch(
+      /error \[livekit_unreachable\]: Cannot reach LiveKit at ws:\/\/127\.0\.0\.1:7880/,
+    );
+    expect(output).toContain('npm run stack -- up');
+  });
+
+  it('with a key the server rejects, names the variables to fix and never prints the secret', async () => {
+    const { code, output } = await startAgent({
+      LIVEKIT_URL: `ws://${layout.serviceIp}:${layout.ports.livekitHttp}`,
+      LIVEKIT_API_KEY: 'devkey',
+      LIVEKIT_API_SECRET: 'wrong-secret-wrong-secret-wrong-secret',
+    });
+    expect(code).toBe(1);
+    expect(output).toMatch(
+      /error \[livekit_auth_failed\]: LiveKit at ws:\/\/10\.77\.0\.2:7880 rejected API key "devkey" \(HTTP 401\)/,
+    );
+    expect(output).toContain('Set LIVEKIT_API_KEY and LIVEKIT_API_SECRET');
+    expect(output).not.toContain('wrong-secret');
+  });
+
+  it('with a malformed environment, lists every bad variable in one message', async () => {
+    const { code, output } = await startAgent({
+      LIVEKIT_URL: 'wss://example.invalid',
+      AGENT_IDLE_PROCESSES: 'many',
+    });
+    expect(code).toBe(1);
+    expect(output).toContain('error [config_invalid]');
+    expect(output).toContain('AGENT_IDLE_PROCESSES');
+  });
+});

@@ -1,0 +1,49 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { chromium, type Browser } from 'playwright-core';
+
+const run = promisify(execFile);
+
+/**
+ * Debian's Chromium, driven by playwright-core (no browser download). The flags keep it from
+ * reaching any outside service and give it a fake microphone that plays `micWav`.
+ */
+export async function launchChromium(micWav: string): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${micWav}`,
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+/** A WAV file of digital silence for the fake microphone (Chromium's default fake mic beeps). */
+export async function writeSilenceWav(dir: string, seconds = 5): Promise<string> {
+  const file = join(dir, 'silence.wav');
+  await run('sox', [
+    '-n',
+    '-r',
+    '48000',
+    '-c',
+    '1',
+    '-b',
+    '16',
+    file,
+    'trim',
+    '0',
+    String(seconds),
+  ]);
+  return file;
+}

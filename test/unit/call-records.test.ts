@@ -1,0 +1,96 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ParticipantKind } from '@livekit/rtc-node';
+import { describe, expect, it } from 'vitest';
+import {
+  CallRecordSchema,
+  CallRecordWriter,
+  CallTracker,
+  readCallRecords,
+} from '../../src/call-records/index.js';
+import { describeCaller } from '../../src/caller/index.js';
+import { parseCallOptions } from '../../src/dispatch/index.js';
+
+const caller = describeCaller({
+  identity: 'sip_+1555',
+  kind: ParticipantKind.SIP,
+  attributes: { 'sip.callID': 'SCL_1', 'sip.phoneNumber': '+15557654321', 'sip.ruleID': 'SDR_1' },
+});
+
+function clock(...isoTimes: string[]): () => Date {
+  let i = 0;
+  return () => new Date(isoTimes[Math.min(i++, isoTimes.length - 1)] ?? 0);
+}
+
+describe('CallTracker', () => {
+  it('keeps the first end: an agent that ends the call is not overwritten by the hang-up that follows', () => {
+    const t = new CallTracker(
+      { callId: 'AJ_1', room: 'r', agentName: 'a', caller },
+      clock(
+        '2026-01-01T00:00:00Z',
+        '2026-01-01T00:00:01Z',
+        '2026-01-01T00:00:02Z',
+        '2026-01-01T00:00:09Z',
+      ),
+    );
+    t.agentStartedSpeaking();
+    t.agentSaid('hello');
+    t.ended('agent_ended', 'time limit');
+    t.ended('caller_hung_up', 'the caller hung up');
+    const r = t.toRecord();
+    expect(r).toMatchObject({
+      outcome: 'agent_ended',
+      endReason: 'time limit',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      answeredAt: '2026-01-01T00:00:01.000Z',
+      endedAt: '2026-01-01T00:00:09.000Z',
+    });
+    expect(r.caller).toMatchObject({ channel: 'phone', callerNumber: '+15557654321' });
+    expect(CallRecordSchema.safeParse(r).success).toBe(true);
+  });
+
+  it('records a call that ended without a cause as failed', () => {
+    expect(
+      new CallTracker({ callId: 'AJ_2', room: 'r', agentName: 'a', caller }).toRecord().outcome,
+    ).toBe('failed');
+  });
+});
+
+describe('CallRecordWriter', () => {
+  it('appends one validated JSON line per call, readable back, owner-only', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sb-rec-'));
+    const w = new CallRecordWriter(dir);
+    const rec = new CallTracker({ callId: 'AJ_3', room: 'r', agentName: 'a', caller }).toRecord();
+    const file = await w.write(rec);
+    await w.write({ ...rec, callId: 'AJ_4' });
+    expect((await readFile(file, 'utf8')).trim().split('\n')).toHaveLength(2);
+    expect((await readCallRecords(dir)).map((r) => r.callId)).toEqual(['AJ_3', 'AJ_4']);
+  });
+
+  it('refuses to write an invalid record', async () => {
+    const w = new CallRecordWriter(await mkdtemp(join(tmpdir(), 'sb-rec-')));
+    const rec = new CallTracker({ callId: 'AJ_5', room: 'r', agentName: 'a', caller }).toRecord();
+    await expect(w.write({ ...rec, outcome: 'exploded' as never })).rejects.toThrow();
+  });
+});
+
+describe('per-call options in the dispatch metadata', () => {
+  it.each([
+    [undefined, { ok: true, options: {} }],
+    ['', { ok: true, options: {} }],
+    ['{"maxCallDurationMs": 60000}', { ok: true, options: { maxCallDurationMs: 60000 } }],
+  ])('parses %j', (metadata, expected) => {
+    expect(parseCallOptions(metadata)).toEqual(expected);
+  });
+
+  it.each([
+    ['not json', /not JSON/],
+    ['{"maxCallDurationMs": 5}', /maxCallDurationMs/],
+    ['{"maxCallDuration": 60000}', /maxCallDuration/],
+  ])('rejects %j with a clear message', (metadata, message) => {
+    const r = parseCallOptions(metadata);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatch(message);
+  });
+});

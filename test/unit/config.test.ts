@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { LOCAL_API_KEY, parseConfig } from '../../src/config/index.js';
+import { isSwitchboardError } from '../../src/errors/index.js';
+
+function configError(env: Record<string, string>): string {
+  try {
+    parseConfig(env);
+  } catch (err) {
+    if (isSwitchboardError(err)) {
+      expect(err.code).toBe('config_invalid');
+      return err.message;
+    }
+    throw err;
+  }
+  throw new Error('expected a configuration error');
+}
+
+describe('parseConfig', () => {
+  it('defaults to the local stack and the offline speech server', () => {
+    const c = parseConfig({});
+    expect(c.livekit).toMatchObject({
+      url: 'ws://10.77.0.2:7880',
+      apiKey: LOCAL_API_KEY,
+      isLocalStack: true,
+    });
+    expect(c.models).toEqual({ kind: 'offline', baseUrl: 'http://10.77.0.2:8090/v1' });
+    expect(c.agentName).toBe('switchboard');
+    expect(c.idleProcesses).toBe(1);
+  });
+
+  it('uses loopback addresses in loopback mode', () => {
+    const c = parseConfig({ SWITCHBOARD_NETWORK: 'loopback' });
+    expect(c.livekit.url).toBe('ws://127.0.0.1:7880');
+  });
+
+  it('talks to OpenAI, or any compatible server, when OPENAI_API_KEY is set', () => {
+    const c = parseConfig({
+      OPENAI_API_KEY: 'sk-test',
+      OPENAI_BASE_URL: 'http://localhost:11434/v1',
+      OPENAI_LLM_MODEL: 'llama3.1',
+    });
+    expect(c.models).toMatchObject({
+      kind: 'openai',
+      apiKey: 'sk-test',
+      baseUrl: 'http://localhost:11434/v1',
+      llmModel: 'llama3.1',
+    });
+  });
+
+  it('never sends the local development key to a remote server, and lists every problem at once', () => {
+    const message = configError({ LIVEKIT_URL: 'wss://example.livekit.cloud' });
+    expect(message).toContain('LIVEKIT_API_KEY: required when LIVEKIT_URL is set');
+    expect(message).toContain('LIVEKIT_API_SECRET: required when LIVEKIT_URL is set');
+  });
+
+  it.each([
+    [{ LIVEKIT_URL: 'not a url' }, 'LIVEKIT_URL'],
+    [{ LIVEKIT_URL: 'ftp://x' }, 'LIVEKIT_URL'],
+    [{ SWITCHBOARD_NETWORK: 'wifi' }, 'SWITCHBOARD_NETWORK'],
+    [{ LIVEKIT_AGENT_NAME: 'has spaces' }, 'LIVEKIT_AGENT_NAME'],
+    [{ AGENT_HTTP_PORT: 'eighty' }, 'AGENT_HTTP_PORT'],
+    [{ AGENT_IDLE_PROCESSES: '0' }, 'AGENT_IDLE_PROCESSES'],
+    [{ OPENAI_BASE_URL: 'http://localhost:11434/v1' }, 'OPENAI_API_KEY'],
+  ])('rejects %o naming %s', (env, variable) => {
+    expect(configError(env)).toContain(variable);
+  });
+
+  it('never prints a secret in its errors', () => {
+    const message = configError({
+      LIVEKIT_URL: 'wss://x.example',
+      LIVEKIT_API_SECRET: 'super-secret-value',
+    });
+    expect(message).not.toContain('super-secret-value');
+  });
+});
