@@ -35,26 +35,39 @@ function networkMode(): NetworkMode {
 function runInNetwork(mode: NetworkMode, argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const [cmd, ...args] = inNetwork(localStackLayout(mode), argv);
   const child = spawn(cmd ?? '', args, { stdio: 'inherit', env });
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
-  process.on('SIGINT', forward);
+  // Ctrl-C reaches the child directly (same process group); a SIGTERM sent to this process alone
+  // (a service manager, CI) is passed on. Passing SIGINT on too would make it a second Ctrl-C,
+  // which the agents CLI treats as "exit at once".
+  const forward = () => child.kill('SIGTERM');
   process.on('SIGTERM', forward);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => {
-      process.off('SIGINT', forward);
       process.off('SIGTERM', forward);
       resolve(code ?? (signal === null ? 1 : 128 + 2));
     });
   });
 }
 
-/** Brings the stack up if needed, runs `body`, and takes down only what it brought up. */
+/**
+ * Brings the stack up if needed, runs `body`, and takes down only what it brought up. Ctrl-C
+ * reaches the body's child (it is in the same process group); this process stays alive until
+ * the teardown has finished, however many signals arrive.
+ */
 async function withStack(mode: NetworkMode, body: () => Promise<number>): Promise<number> {
-  const started = await up(mode, say);
+  const keepAlive = () => undefined;
+  process.on('SIGINT', keepAlive);
+  process.on('SIGTERM', keepAlive);
   try {
-    return await body();
+    const started = await up(mode, say);
+    try {
+      return await body();
+    } finally {
+      if (started) await down(say);
+    }
   } finally {
-    if (started) await down(say);
+    process.off('SIGINT', keepAlive);
+    process.off('SIGTERM', keepAlive);
   }
 }
 
