@@ -20,6 +20,7 @@ import {
 import * as silero from '@livekit/agents-plugin-silero';
 import { RoomEvent, type RemoteParticipant } from '@livekit/rtc-node';
 import {
+  type Channel,
   CallRecordWriter,
   CallTracker,
   createSpeechModels,
@@ -30,17 +31,35 @@ import {
   loadConfig,
   parseCallOptions,
   preflight,
+  PrerenderedSpeech,
   RECEPTIONIST_INSTRUCTIONS,
 } from '../src/index.js';
 
 interface ProcessData {
   vad: VAD;
+  /** Greetings rendered by the TTS before any call: no synthesis while the caller waits. */
+  greetings: Partial<Record<Channel, PrerenderedSpeech>>;
 }
+
+const PRERENDER_TIMEOUT_MS = 10_000;
 
 export default defineAgent({
   prewarm: async (proc: JobProcess) => {
-    // Loaded once per job process, before a call arrives: model loading off the call's path.
-    (proc.userData as Partial<ProcessData>).vad = await silero.VAD.load();
+    // Runs once per job process, before a call arrives: model loading off the call's path.
+    const data = proc.userData as Partial<ProcessData>;
+    data.vad = await silero.VAD.load();
+    data.greetings = {};
+    const { tts } = createSpeechModels(loadConfig().models);
+    for (const channel of ['phone', 'web'] as const) {
+      const text = greetingFor(channel);
+      try {
+        data.greetings[channel] = await PrerenderedSpeech.render(tts, text, AbortSignal.timeout(PRERENDER_TIMEOUT_MS));
+      } catch (err) {
+        // The call still gets its greeting, synthesized live.
+        log().warn({ err, channel }, 'could not prerender the greeting; it will be synthesized per call');
+      }
+    }
+    await tts.close();
   },
   entry: async (ctx: JobContext) => {
     const config = loadConfig();
@@ -103,7 +122,12 @@ export default defineAgent({
       inputOptions: { participantIdentity: participant.identity },
     });
     callLog.info('call started');
-    session.say(greetingFor(caller));
+    const greeting = (ctx.proc.userData as Partial<ProcessData>).greetings?.[caller.channel];
+    if (greeting !== undefined) {
+      session.say(greeting.text, { audio: greeting.audio() });
+    } else {
+      session.say(greetingFor(caller.channel));
+    }
 
     if (options.maxCallDurationMs !== undefined) {
       const timer = setTimeout(() => {

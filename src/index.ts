@@ -7,3 +7,4 @@ export * from './errors/index.js';
 export * from './livekit/preflight.js';
 export * from './models/index.js';
 export * from './tokens/index.js';
+export { PrerenderedSpeech } from './conversation/prerendered-speech.js';

@@ -1,8 +1,8 @@
-import type { Caller } from '../caller/index.js';
+import type { Channel } from '../caller/index.js';
 
 /** What the agent says first. Phone callers hear a line that works on a narrowband call. */
-export function greetingFor(caller: Caller): string {
-  switch (caller.channel) {
+export function greetingFor(channel: Channel): string {
+  switch (channel) {
     case 'phone':
       return 'Hello, thank you for calling. You are speaking with the switchboard assistant. How can I help you today?';
     case 'web':
