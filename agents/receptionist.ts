@@ -8,6 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import {
   AutoSubscribe,
+  beta,
   cli,
   defineAgent,
   log,
@@ -20,7 +21,6 @@ import {
 import * as silero from '@livekit/agents-plugin-silero';
 import { RoomEvent, type RemoteParticipant } from '@livekit/rtc-node';
 import {
-  type Channel,
   CallRecordWriter,
   CallTracker,
   createSpeechModels,
@@ -33,6 +33,7 @@ import {
   preflight,
   PrerenderedSpeech,
   RECEPTIONIST_INSTRUCTIONS,
+  type Channel,
 } from '../src/index.js';
 
 interface ProcessData {
@@ -53,10 +54,17 @@ export default defineAgent({
     for (const channel of ['phone', 'web'] as const) {
       const text = greetingFor(channel);
       try {
-        data.greetings[channel] = await PrerenderedSpeech.render(tts, text, AbortSignal.timeout(PRERENDER_TIMEOUT_MS));
+        data.greetings[channel] = await PrerenderedSpeech.render(
+          tts,
+          text,
+          AbortSignal.timeout(PRERENDER_TIMEOUT_MS),
+        );
       } catch (err) {
         // The call still gets its greeting, synthesized live.
-        log().warn({ err, channel }, 'could not prerender the greeting; it will be synthesized per call');
+        log().warn(
+          { err, channel },
+          'could not prerender the greeting; it will be synthesized per call',
+        );
       }
     }
     await tts.close();
@@ -109,15 +117,44 @@ export default defineAgent({
       if (ev.newState === 'speaking') tracker.agentStartedSpeaking();
     });
     session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
-      if (ev.item.type === 'message' && ev.item.role === 'assistant')
-        tracker.agentSaid(ev.item.textContent ?? '');
+      if (ev.item.type !== 'message') return;
+      if (ev.item.role === 'assistant')
+        tracker.said('agent', ev.item.textContent ?? '', ev.item.interrupted);
+      if (ev.item.role === 'user') tracker.said('caller', ev.item.textContent ?? '');
+    });
+    session.on(voice.AgentSessionEventTypes.FunctionToolsExecuted, (ev) => {
+      ev.functionCalls.forEach((call, i) => {
+        const out = ev.functionCallOutputs[i];
+        tracker.toolCalled({
+          name: call.name,
+          arguments: call.args,
+          output: out?.output ?? '',
+          isError: out?.isError ?? false,
+        });
+      });
+    });
+    session.on(voice.AgentSessionEventTypes.MetricsCollected, (ev) => {
+      const m = ev.metrics;
+      if (m.type === 'stt_metrics') tracker.addUsage({ sttAudioSeconds: m.audioDurationMs / 1000 });
+      if (m.type === 'llm_metrics')
+        tracker.addUsage({
+          llmPromptTokens: m.promptTokens,
+          llmCompletionTokens: m.completionTokens,
+        });
+      if (m.type === 'tts_metrics') tracker.addUsage({ ttsCharacters: m.charactersCount });
     });
     session.on(voice.AgentSessionEventTypes.Error, (ev) => {
       callLog.error({ err: ev.error }, 'agent session error');
     });
 
+    // The framework's end_call tool: the agent says goodbye, then the room is deleted, which
+    // hangs up the SIP leg (BYE) or disconnects the browser.
+    const endCallTool = beta.createEndCallTool({
+      onToolCalled: () =>
+        tracker.ended('completed', 'the agent ended the call after the caller said goodbye'),
+    });
     await session.start({
-      agent: new voice.Agent({ instructions: RECEPTIONIST_INSTRUCTIONS }),
+      agent: new voice.Agent({ instructions: RECEPTIONIST_INSTRUCTIONS, tools: [endCallTool] }),
       room: ctx.room,
       inputOptions: { participantIdentity: participant.identity },
     });
@@ -131,9 +168,11 @@ export default defineAgent({
 
     if (options.maxCallDurationMs !== undefined) {
       const timer = setTimeout(() => {
-        endCall(GOODBYE_AT_TIME_LIMIT, 'the call reached its time limit').catch((err: unknown) => {
-          callLog.error({ err }, 'failed to end the call at its time limit');
-        });
+        endCallAt(GOODBYE_AT_TIME_LIMIT, 'the call reached its time limit').catch(
+          (err: unknown) => {
+            callLog.error({ err }, 'failed to end the call at its time limit');
+          },
+        );
       }, options.maxCallDurationMs);
       ctx.addShutdownCallback(() => {
         clearTimeout(timer);
@@ -142,7 +181,7 @@ export default defineAgent({
     }
 
     /** Says goodbye, then deletes the room: livekit-sip sends BYE, a browser is disconnected. */
-    async function endCall(goodbye: string, reason: string): Promise<void> {
+    async function endCallAt(goodbye: string, reason: string): Promise<void> {
       if (tracker.hasEnded) return;
       tracker.ended('agent_ended', reason);
       await session.say(goodbye, { allowInterruptions: false }).waitForPlayout();

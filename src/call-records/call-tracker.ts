@@ -9,7 +9,14 @@ export class CallTracker {
   private readonly startedAt: Date;
   private answeredAt?: Date;
   private end?: { outcome: CallOutcome; reason: string; at: Date };
-  private readonly agentSpeech: CallRecord['agentSpeech'] = [];
+  private readonly turns: CallRecord['turns'] = [];
+  private readonly toolCalls: CallRecord['toolCalls'] = [];
+  private readonly usage: CallRecord['usage'] = {
+    sttAudioSeconds: 0,
+    llmPromptTokens: 0,
+    llmCompletionTokens: 0,
+    ttsCharacters: 0,
+  };
 
   constructor(
     private readonly base: { callId: string; room: string; agentName: string; caller: Caller },
@@ -22,8 +29,24 @@ export class CallTracker {
     this.answeredAt ??= this.now();
   }
 
-  agentSaid(text: string): void {
-    this.agentSpeech.push({ at: this.now().toISOString(), text });
+  said(role: 'caller' | 'agent', text: string, interrupted = false): void {
+    this.turns.push({
+      role,
+      at: this.now().toISOString(),
+      text,
+      ...(interrupted ? { interrupted } : {}),
+    });
+  }
+
+  toolCalled(call: { name: string; arguments: string; output: string; isError: boolean }): void {
+    this.toolCalls.push({ at: this.now().toISOString(), ...call });
+  }
+
+  addUsage(delta: Partial<CallRecord['usage']>): void {
+    this.usage.sttAudioSeconds += delta.sttAudioSeconds ?? 0;
+    this.usage.llmPromptTokens += delta.llmPromptTokens ?? 0;
+    this.usage.llmCompletionTokens += delta.llmCompletionTokens ?? 0;
+    this.usage.ttsCharacters += delta.ttsCharacters ?? 0;
   }
 
   ended(outcome: CallOutcome, reason: string): void {
@@ -54,7 +77,9 @@ export class CallTracker {
       endedAt: end.at.toISOString(),
       outcome: end.outcome,
       endReason: end.reason,
-      agentSpeech: this.agentSpeech,
+      turns: this.turns,
+      toolCalls: this.toolCalls,
+      usage: { ...this.usage, sttAudioSeconds: Math.round(this.usage.sttAudioSeconds * 100) / 100 },
     };
   }
 }

@@ -48,8 +48,32 @@ export const CallRecordSchema = z.object({
   outcome: CallOutcome,
   /** Why the call ended, in words (no PII). */
   endReason: z.string(),
-  /** Everything the agent said, in order. */
-  agentSpeech: z.array(z.object({ at: z.iso.datetime(), text: z.string() })),
+  /** The conversation, in order: what the caller said (as transcribed) and what the agent said. */
+  turns: z.array(
+    z.object({
+      role: z.enum(['caller', 'agent']),
+      at: z.iso.datetime(),
+      text: z.string(),
+      /** The agent was cut off by the caller (barge-in). */
+      interrupted: z.boolean().optional(),
+    }),
+  ),
+  toolCalls: z.array(
+    z.object({
+      at: z.iso.datetime(),
+      name: z.string(),
+      arguments: z.string(),
+      output: z.string(),
+      isError: z.boolean(),
+    }),
+  ),
+  usage: z.object({
+    /** Seconds of caller audio sent to speech recognition. */
+    sttAudioSeconds: z.number().nonnegative(),
+    llmPromptTokens: z.number().int().nonnegative(),
+    llmCompletionTokens: z.number().int().nonnegative(),
+    ttsCharacters: z.number().int().nonnegative(),
+  }),
 });
 
 export type CallRecord = z.infer<typeof CallRecordSchema>;

@@ -13,7 +13,11 @@ export class PrerenderedSpeech {
     private readonly frames: readonly AudioFrame[],
   ) {}
 
-  static async render(engine: tts.TTS, text: string, signal?: AbortSignal): Promise<PrerenderedSpeech> {
+  static async render(
+    engine: tts.TTS,
+    text: string,
+    signal?: AbortSignal,
+  ): Promise<PrerenderedSpeech> {
     const frames: AudioFrame[] = [];
     const stream = engine.synthesize(text, undefined, signal);
     try {

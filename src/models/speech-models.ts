@@ -36,18 +36,15 @@ export function createSpeechModels(provider: ModelProvider): SpeechModels {
         description: `models: OpenAI-compatible API at ${provider.baseUrl ?? 'api.openai.com'} (llm ${provider.llmModel}, stt ${provider.sttModel}, tts ${provider.ttsModel})`,
       };
     }
-    case 'offline':
-      // The offline server only speaks (espeak-ng). Without a recognizer and a dialog there is
-      // nothing to hear with or think with, so the session gets no STT and no LLM: it greets and
-      // otherwise stays quiet instead of pretending to understand.
+    case 'offline': {
+      // The offline speech server ignores the key; the plugin insists on one.
+      const common = { apiKey: 'offline', baseURL: provider.baseUrl };
       return {
-        tts: new openai.TTS({
-          apiKey: 'offline',
-          baseURL: provider.baseUrl,
-          model: 'espeak-ng',
-          voice: 'alloy',
-        }),
-        description: `OFFLINE DEMO: no AI model; speech by espeak-ng from the offline speech server at ${provider.baseUrl}. Set OPENAI_API_KEY to talk to OpenAI.`,
+        stt: new openai.STT({ ...common, model: 'pocketsphinx-grammar', useRealtime: false }),
+        llm: new openai.LLM({ ...common, model: 'scripted-dialog' }),
+        tts: new openai.TTS({ ...common, model: 'espeak-ng', voice: 'alloy' }),
+        description: `OFFLINE DEMO, no AI model: recognition by pocketsphinx (a grammar of the demo phrases), replies by a scripted dialog, speech by espeak-ng, all from the offline speech server at ${provider.baseUrl}. Set OPENAI_API_KEY to talk to OpenAI.`,
       };
+    }
   }
 }

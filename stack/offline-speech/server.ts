@@ -1,11 +1,30 @@
 /**
  * The offline speech server: an OpenAI-compatible HTTP server for machines that cannot reach
- * OpenAI. It is a stand-in, not an AI: `/v1/audio/speech` speaks with espeak-ng. The agent reaches
- * it through the same `@livekit/agents-plugin-openai` classes it uses with OpenAI.
+ * OpenAI. It is a stand-in, not an AI:
+ *   POST /v1/audio/speech          espeak-ng speech (response_format pcm)
+ *   POST /v1/audio/transcriptions  pocketsphinx with a grammar of the scripted dialog's phrases
+ *   POST /v1/chat/completions      the scripted dialog (streaming, tool calls), see scripted-dialog.ts
+ * The agent reaches it through the same `@livekit/agents-plugin-openai` classes it uses with OpenAI.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { synthesizePcm } from './espeak.js';
+import { recognize } from './recognizer.js';
+import { nextTurn, type ChatMessage } from './scripted-dialog.js';
+
+/** What the scripted dialog answers as its model name: never presented as an AI model. */
+const DIALOG_MODEL = 'scripted-dialog (not AI)';
+
+const ChatRequest = z
+  .object({
+    messages: z.array(z.object({ role: z.string() }).loose()),
+    stream: z.boolean().default(false),
+    tools: z
+      .array(z.object({ function: z.object({ name: z.string() }).loose() }).loose())
+      .optional(),
+  })
+  .loose();
 
 const SpeechRequest = z.object({
   input: z.string().min(1).max(4096),
@@ -17,7 +36,7 @@ const SpeechRequest = z.object({
 
 /** espeak-ng's default rate, scaled by OpenAI's `speed`. */
 const BASE_WORDS_PER_MINUTE = 175;
-const MAX_BODY_BYTES = 1 << 20;
+const MAX_BODY_BYTES = 16 << 20;
 
 export function createOfflineSpeechServer() {
   return createServer((req, res) => {
@@ -48,15 +67,57 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     res.writeHead(200, { 'content-type': 'audio/pcm', 'content-length': pcm.length }).end(pcm);
     return;
   }
+  if (req.method === 'POST' && path === '/v1/audio/transcriptions') {
+    const form = await new Request('http://local/', {
+      method: 'POST',
+      headers: { 'content-type': req.headers['content-type'] ?? '' },
+      body: new Uint8Array(await readBody(req)),
+    })
+      .formData()
+      .catch(() => undefined);
+    const file = form?.get('file');
+    if (file === undefined || file === null || typeof file === 'string') {
+      sendError(
+        res,
+        400,
+        'invalid_request_error',
+        'expected multipart/form-data with an audio "file"',
+      );
+      return;
+    }
+    const result = await recognize(Buffer.from(await file.arrayBuffer()));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(
+        JSON.stringify({
+          text: result.text,
+          usage: { type: 'duration', seconds: Math.ceil(result.durationSeconds) },
+        }),
+      );
+    return;
+  }
+  if (req.method === 'POST' && path === '/v1/chat/completions') {
+    const body = ChatRequest.safeParse(
+      JSON.parse((await readBody(req)).toString('utf8') || 'null'),
+    );
+    if (!body.success) {
+      sendError(res, 400, 'invalid_request_error', z.prettifyError(body.error));
+      return;
+    }
+    const tools = (body.data.tools ?? []).map((t) => t.function.name);
+    const turn = nextTurn(body.data.messages as ChatMessage[], tools);
+    sendChatCompletion(res, turn, body.data.stream, body.data.messages.length);
+    return;
+  }
   sendError(
     res,
     404,
     'not_found',
-    `${req.method ?? ''} ${path} is not served by the offline speech server (it answers /v1/audio/speech)`,
+    `${req.method ?? ''} ${path} is not served by the offline speech server (it answers /v1/audio/speech, /v1/audio/transcriptions and /v1/chat/completions)`,
   );
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -64,11 +125,83 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY_BYTES) throw new Error('request body too large');
     chunks.push(chunk);
   }
+  return Buffer.concat(chunks);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse((await readBody(req)).toString('utf8')) as unknown;
   } catch {
     return undefined;
   }
+}
+
+/** Answers in OpenAI's chat completion format, as server-sent events when asked to stream. */
+function sendChatCompletion(
+  res: ServerResponse,
+  turn: ReturnType<typeof nextTurn>,
+  stream: boolean,
+  promptMessages: number,
+): void {
+  const id = `chatcmpl-${randomUUID()}`;
+  const created = Math.floor(Date.now() / 1000);
+  const content = turn.kind === 'text' ? turn.text : null;
+  const toolCalls =
+    turn.kind === 'tool_call'
+      ? [
+          {
+            index: 0,
+            id: `call_${randomUUID().slice(0, 8)}`,
+            type: 'function',
+            function: { name: turn.name, arguments: turn.arguments },
+          },
+        ]
+      : undefined;
+  const finishReason = turn.kind === 'tool_call' ? 'tool_calls' : 'stop';
+  // Token counts of a script: one "token" per word, so usage figures are comparable between calls.
+  const completionTokens = content === null ? 1 : content.split(/\s+/).length;
+  const usage = {
+    prompt_tokens: promptMessages,
+    completion_tokens: completionTokens,
+    total_tokens: promptMessages + completionTokens,
+  };
+  if (!stream) {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        id,
+        object: 'chat.completion',
+        created,
+        model: DIALOG_MODEL,
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content,
+              ...(toolCalls ? { tool_calls: toolCalls } : {}),
+            },
+            finish_reason: finishReason,
+          },
+        ],
+        usage,
+      }),
+    );
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const chunk = (delta: object, finish: string | null) =>
+    `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: DIALOG_MODEL, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  res.write(chunk({ role: 'assistant', content: '' }, null));
+  if (content !== null) {
+    // Word by word, as a streaming model would, so the agent's sentence splitting is exercised.
+    for (const word of content.split(/(?<= )/)) res.write(chunk({ content: word }, null));
+  }
+  if (toolCalls !== undefined) res.write(chunk({ tool_calls: toolCalls }, null));
+  res.write(chunk({}, finishReason));
+  res.write(
+    `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: DIALOG_MODEL, choices: [], usage })}\n\n`,
+  );
+  res.end('data: [DONE]\n\n');
 }
 
 function sendError(res: ServerResponse, status: number, type: string, message: string): void {

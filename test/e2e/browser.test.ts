@@ -94,7 +94,7 @@ describe('a browser call to the agent', () => {
         displayName: 'Browser caller',
       });
       expect(record.outcome).toBe('caller_hung_up');
-      expect(record.agentSpeech[0]?.text).toMatch(/welcome/);
+      expect(record.turns.find((t) => t.role === 'agent')?.text).toMatch(/welcome/);
       await eventually('the browser room to be deleted', async () =>
         (await roomClient().listRooms()).every((r) => r.name !== roomName),
       );

@@ -121,7 +121,7 @@ describe('a phone call to the agent', () => {
     expect(record.caller.channel === 'phone' && record.caller.sipCallId).toMatch(/^SCL_/);
     expect(record.outcome).toBe('caller_hung_up');
     expect(record.answeredAt).toBeDefined();
-    expect(record.agentSpeech[0]?.text).toMatch(/thank you for calling/);
+    expect(record.turns.find((t) => t.role === 'agent')?.text).toMatch(/thank you for calling/);
 
     await eventually(
       'the call room to be deleted',
@@ -150,7 +150,12 @@ describe('a phone call to the agent', () => {
     );
     expect(record.outcome).toBe('agent_ended');
     expect(record.endReason).toMatch(/time limit/);
-    expect(record.agentSpeech.map((s) => s.text).join(' ')).toMatch(/goodbye/);
+    expect(
+      record.turns
+        .filter((t) => t.role === 'agent')
+        .map((t) => t.text)
+        .join(' '),
+    ).toMatch(/goodbye/);
     const callMs = Date.parse(record.endedAt) - Date.parse(record.startedAt);
     expect(callMs).toBeGreaterThanOrEqual(TIME_LIMIT_MS);
 

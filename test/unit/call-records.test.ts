@@ -35,7 +35,11 @@ describe('CallTracker', () => {
       ),
     );
     t.agentStartedSpeaking();
-    t.agentSaid('hello');
+    t.said('agent', 'hello');
+    t.said('caller', 'what are your opening hours');
+    t.toolCalled({ name: 'end_call', arguments: '{}', output: '', isError: false });
+    t.addUsage({ sttAudioSeconds: 1.234, llmPromptTokens: 3, ttsCharacters: 5 });
+    t.addUsage({ sttAudioSeconds: 1, llmCompletionTokens: 2 });
     t.ended('agent_ended', 'time limit');
     t.ended('caller_hung_up', 'the caller hung up');
     const r = t.toRecord();
@@ -47,6 +51,17 @@ describe('CallTracker', () => {
       endedAt: '2026-01-01T00:00:09.000Z',
     });
     expect(r.caller).toMatchObject({ channel: 'phone', callerNumber: '+15557654321' });
+    expect(r.turns.map((x) => [x.role, x.text])).toEqual([
+      ['agent', 'hello'],
+      ['caller', 'what are your opening hours'],
+    ]);
+    expect(r.toolCalls.map((c) => c.name)).toEqual(['end_call']);
+    expect(r.usage).toEqual({
+      sttAudioSeconds: 2.23,
+      llmPromptTokens: 3,
+      llmCompletionTokens: 2,
+      ttsCharacters: 5,
+    });
     expect(CallRecordSchema.safeParse(r).success).toBe(true);
   });
 

@@ -1,0 +1,105 @@
+/**
+ * The scripted dialog: a deterministic stand-in for an LLM on machines that cannot reach one. It
+ * is not AI. It knows a few intents, each with the phrases that trigger it (the recognizer's
+ * grammar is built from the same phrases), answers with fixed text, and calls the agent's tools
+ * on keywords.
+ */
+export interface Intent {
+  name: string;
+  phrases: string[];
+  reply: { text: string } | { tool: string };
+}
+
+export const INTENTS: Intent[] = [
+  {
+    name: 'greeting',
+    // Short, confusable phrases ("hi", "bye") are left out: the grammar would pick them for
+    // longer ones it heard less clearly.
+    phrases: ['hello', 'good morning'],
+    reply: {
+      text: 'Hello! You can ask me about our opening hours or where we are, or say goodbye to end the call.',
+    },
+  },
+  {
+    name: 'opening_hours',
+    phrases: ['what are your opening hours', 'when are you open'],
+    reply: {
+      text: 'We are open Monday to Friday, from nine in the morning to five in the afternoon.',
+    },
+  },
+  {
+    name: 'location',
+    phrases: ['where are you located', 'what is your address'],
+    reply: { text: 'We are at one Main Street, next to the station.' },
+  },
+  {
+    name: 'goodbye',
+    phrases: ['goodbye', 'thank you goodbye'],
+    reply: { tool: 'end_call' },
+  },
+];
+
+export const NOT_UNDERSTOOD =
+  "Sorry, I didn't catch that. You can ask about our opening hours or where we are, or say goodbye.";
+export const GOODBYE = 'Goodbye, and thank you for calling.';
+
+/** Every phrase the recognizer may return, lower-case, without punctuation. */
+export function grammarPhrases(): string[] {
+  return INTENTS.flatMap((i) => i.phrases);
+}
+
+export function jsgfGrammar(): string {
+  return `#JSGF V1.0;\ngrammar switchboard;\npublic <utterance> = ${grammarPhrases().join(' | ')};\n`;
+}
+
+export interface ChatMessage {
+  role: string;
+  content?: unknown;
+  tool_call_id?: string;
+  tool_calls?: { function?: { name?: string } }[];
+}
+
+export type DialogTurn =
+  { kind: 'text'; text: string } | { kind: 'tool_call'; name: string; arguments: string };
+
+function text(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part) =>
+        typeof part === 'object' && part !== null && 'text' in part
+          ? String((part as { text: unknown }).text)
+          : '',
+      )
+      .join(' ');
+  }
+  return '';
+}
+
+function normalize(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/[^a-z ]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** Decides the next assistant turn from the conversation so far. */
+export function nextTurn(messages: ChatMessage[], availableTools: string[]): DialogTurn {
+  const last = messages.at(-1);
+  // After a tool ran, the reply that goes with it.
+  if (last?.role === 'tool') {
+    const call = [...messages]
+      .reverse()
+      .find((m) => m.role === 'assistant' && m.tool_calls !== undefined);
+    const name = call?.tool_calls?.[0]?.function?.name;
+    return { kind: 'text', text: name === 'end_call' ? GOODBYE : 'Done.' };
+  }
+  const userText = normalize(text([...messages].reverse().find((m) => m.role === 'user')?.content));
+  const intent = INTENTS.find((i) => i.phrases.some((p) => userText === p || userText.includes(p)));
+  if (intent === undefined) return { kind: 'text', text: NOT_UNDERSTOOD };
+  if ('text' in intent.reply) return { kind: 'text', text: intent.reply.text };
+  if (availableTools.includes(intent.reply.tool))
+    return { kind: 'tool_call', name: intent.reply.tool, arguments: '{}' };
+  return { kind: 'text', text: GOODBYE };
+}

@@ -1,0 +1,68 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface ScriptedLine {
+  /** When the caller starts saying it, counted from the start of the audio. Unit: seconds. */
+  atSeconds: number;
+  text: string;
+}
+
+/**
+ * One caller's side of a conversation as audio: espeak-ng phrases at fixed times over silence,
+ * rendered twice from the same samples: raw G.711 µ-law 8 kHz for SIPp's RTP stream, and a
+ * 48 kHz WAV for Chromium's fake microphone. Both loop at the end, so the audio ends in silence
+ * longer than any call.
+ */
+export async function renderConversation(
+  dir: string,
+  lines: ScriptedLine[],
+  totalSeconds: number,
+): Promise<{ ulaw: string; wav: string }> {
+  const parts: string[] = [];
+  let cursor = 0;
+  for (const [i, line] of lines.entries()) {
+    const speech = join(dir, `line-${i}.wav`);
+    await run('espeak-ng', ['-v', 'en-us', '-w', speech, line.text]);
+    const gap = join(dir, `gap-${i}.wav`);
+    await run('sox', [
+      '-n',
+      '-r',
+      '22050',
+      '-c',
+      '1',
+      '-b',
+      '16',
+      gap,
+      'trim',
+      '0',
+      String(Math.max(0.01, line.atSeconds - cursor)),
+    ]);
+    const { stdout } = await run('soxi', ['-D', speech]);
+    cursor = line.atSeconds + Number(stdout.trim());
+    parts.push(gap, speech);
+  }
+  const tail = join(dir, 'tail.wav');
+  await run('sox', [
+    '-n',
+    '-r',
+    '22050',
+    '-c',
+    '1',
+    '-b',
+    '16',
+    tail,
+    'trim',
+    '0',
+    String(Math.max(1, totalSeconds - cursor)),
+  ]);
+  const full = join(dir, 'conversation.wav');
+  await run('sox', [...parts, tail, full]);
+  const ulaw = join(dir, 'conversation.ulaw');
+  const wav = join(dir, 'conversation-48k.wav');
+  await run('sox', [full, '-r', '8000', '-c', '1', '-t', 'raw', '-e', 'u-law', '-b', '8', ulaw]);
+  await run('sox', [full, '-r', '48000', '-c', '1', '-b', '16', wav]);
+  return { ulaw, wav };
+}
