@@ -105,7 +105,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       return;
     }
     const tools = (body.data.tools ?? []).map((t) => t.function.name);
-    const turn = nextTurn(body.data.messages as ChatMessage[], tools);
+    const turn = nextTurn(body.data.messages, tools);
     sendChatCompletion(res, turn, body.data.stream, body.data.messages.length);
     return;
   }
