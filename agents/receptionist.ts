@@ -21,6 +21,7 @@ import {
 import * as silero from '@livekit/agents-plugin-silero';
 import { RoomEvent, type RemoteParticipant } from '@livekit/rtc-node';
 import {
+  callCountLoad,
   CallRecordWriter,
   CallTracker,
   createSpeechModels,
@@ -204,6 +205,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
         apiKey: config.livekit.apiKey,
         apiSecret: config.livekit.apiSecret,
         numIdleProcesses: config.idleProcesses,
+        loadFunc: callCountLoad(config.maxConcurrentCalls),
+        // Full at maxConcurrentCalls, in development too (the framework's dev default is no limit).
+        loadThreshold: 1,
         host: config.agentHttp.host,
         ...(config.agentHttp.port === undefined ? {} : { port: config.agentHttp.port }),
       }),

@@ -8,3 +8,4 @@ export * from './livekit/preflight.js';
 export * from './models/index.js';
 export * from './tokens/index.js';
 export { PrerenderedSpeech } from './conversation/prerendered-speech.js';
+export { callCountLoad } from './worker/load.js';

@@ -47,6 +47,7 @@ const EnvSchema = z.object({
   /** The worker's health server (GET / and /worker). Default: the agents framework's (random in dev, 8081 in production). */
   AGENT_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   AGENT_IDLE_PROCESSES: z.coerce.number().int().min(1).max(16).default(1),
+  AGENT_MAX_CALLS: z.coerce.number().int().min(1).max(1000).default(10),
 });
 
 export type ModelProvider =
@@ -86,6 +87,8 @@ export interface Config {
    * job's process (ProcPool.launchJob does not remove it), so `active_jobs` only grows.
    */
   idleProcesses: number;
+  /** Calls this worker handles at once; its reported load is active calls / this. */
+  maxConcurrentCalls: number;
 }
 
 export function parseConfig(env: Record<string, string | undefined>): Readonly<Config> {
@@ -146,6 +149,7 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     callRecordsDir: e.CALL_RECORDS_DIR,
     ...(e.WEB_PORT === undefined ? {} : { webPort: e.WEB_PORT }),
     idleProcesses: e.AGENT_IDLE_PROCESSES,
+    maxConcurrentCalls: e.AGENT_MAX_CALLS,
     agentHttp: {
       host: livekit.isLocalStack ? layout.serviceIp : '0.0.0.0',
       ...(e.AGENT_HTTP_PORT === undefined ? {} : { port: e.AGENT_HTTP_PORT }),

@@ -86,14 +86,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       return;
     }
     const result = await recognize(Buffer.from(await file.arrayBuffer()));
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(
-        JSON.stringify({
-          text: result.text,
-          usage: { type: 'duration', seconds: Math.ceil(result.durationSeconds) },
-        }),
-      );
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        text: result.text,
+        usage: { type: 'duration', seconds: Math.ceil(result.durationSeconds) },
+      }),
+    );
     return;
   }
   if (req.method === 'POST' && path === '/v1/chat/completions') {

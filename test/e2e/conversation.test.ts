@@ -143,9 +143,7 @@ describe('the same conversation from a phone and from a browser', () => {
       await browser.close();
     }
     expect(records.phone).toBeDefined();
-    expect(conversation(records.web)).toEqual(
-      conversation(records.phone as CallRecord),
-    );
+    expect(conversation(records.web)).toEqual(conversation(records.phone as CallRecord));
     await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
   });
 });
