@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { z } from 'zod';
 import { synthesizePcm } from './espeak.js';
 import { recognize } from './recognizer.js';
-import { nextTurn, type ChatMessage } from './scripted-dialog.js';
+import { nextTurn } from './scripted-dialog.js';
 
 /** What the scripted dialog answers as its model name: never presented as an AI model. */
 const DIALOG_MODEL = 'scripted-dialog (not AI)';
