@@ -26,14 +26,20 @@ import {
   CallTracker,
   createSpeechModels,
   describeCaller,
+  GOODBYE_AFTER_SILENCE,
   GOODBYE_AT_TIME_LIMIT,
   greetingFor,
   isSwitchboardError,
   loadConfig,
+  NOT_UNDERSTOOD_APOLOGY,
   parseCallOptions,
   preflight,
   PrerenderedSpeech,
   RECEPTIONIST_INSTRUCTIONS,
+  SILENCE_PROMPT,
+  SilencePolicy,
+  TRANSCRIPTION_TIMEOUT_MS,
+  userAwayTimeoutSeconds,
   type Channel,
 } from '../src/index.js';
 
@@ -44,6 +50,8 @@ interface ProcessData {
 }
 
 const PRERENDER_TIMEOUT_MS = 10_000;
+/** The agents framework's own default, in this package's unit. */
+const DEFAULT_SILENCE_TIMEOUT_MS = 15_000;
 
 export default defineAgent({
   prewarm: async (proc: JobProcess) => {
@@ -108,7 +116,12 @@ export default defineAgent({
     });
 
     const models = createSpeechModels(config.models);
+    const silence = new SilencePolicy();
     const session = new voice.AgentSession({
+      userAwayTimeout: userAwayTimeoutSeconds(
+        options.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS,
+      ),
+      transcriptionTimeout: TRANSCRIPTION_TIMEOUT_MS,
       vad: (ctx.proc.userData as Partial<ProcessData>).vad ?? null,
       tts: models.tts,
       ...(models.stt === undefined ? {} : { stt: models.stt }),
@@ -143,6 +156,46 @@ export default defineAgent({
           llmCompletionTokens: m.completionTokens,
         });
       if (m.type === 'tts_metrics') tracker.addUsage({ ttsCharacters: m.charactersCount });
+    });
+    // The framework reports "away" once per quiet spell; the second spell after the prompt is
+    // timed here, from the end of the prompt, and cancelled as soon as the caller speaks.
+    const silenceTimeoutMs = options.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
+    let silenceTimer: NodeJS.Timeout | undefined;
+    const cancelSilenceTimer = () => {
+      clearTimeout(silenceTimer);
+      silenceTimer = undefined;
+    };
+    ctx.addShutdownCallback(() => {
+      cancelSilenceTimer();
+      return Promise.resolve();
+    });
+    const onSilence = (): void => {
+      if (tracker.hasEnded) return;
+      if (silence.onSilence() === 'hang_up') {
+        endCallAt(GOODBYE_AFTER_SILENCE, 'the caller was silent').catch((err: unknown) => {
+          callLog.error({ err }, 'failed to end a silent call');
+        });
+        return;
+      }
+      session
+        .say(SILENCE_PROMPT)
+        .waitForPlayout()
+        .then(() => {
+          if (session.userState === 'away') silenceTimer = setTimeout(onSilence, silenceTimeoutMs);
+        })
+        .catch((err: unknown) => callLog.error({ err }, 'silence prompt failed'));
+    };
+    session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
+      if (ev.newState === 'speaking') {
+        silence.onCallerSpoke();
+        cancelSilenceTimer();
+      }
+      if (ev.newState === 'away') onSilence();
+    });
+    // Speech that produced no transcript (noise, a word outside what the recognizer knows): say
+    // so, instead of leaving the caller in silence.
+    session.on(voice.AgentSessionEventTypes.UserTranscriptionTimeout, () => {
+      if (!tracker.hasEnded) session.say(NOT_UNDERSTOOD_APOLOGY);
     });
     session.on(voice.AgentSessionEventTypes.Error, (ev) => {
       callLog.error({ err: ev.error }, 'agent session error');

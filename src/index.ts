@@ -9,3 +9,4 @@ export * from './models/index.js';
 export * from './tokens/index.js';
 export { PrerenderedSpeech } from './conversation/prerendered-speech.js';
 export { callCountLoad } from './worker/load.js';
+export * from './conversation/silence-policy.js';

@@ -13,6 +13,8 @@ export const CallOptionsSchema = z
       .min(1_000)
       .max(24 * 3_600_000)
       .optional(),
+    /** Silence (caller and agent quiet) before the agent prompts; a second one ends the call. Unit: ms. Default: 15000. */
+    silenceTimeoutMs: z.number().int().min(1_000).max(600_000).optional(),
   })
   .strict();
 

@@ -7,22 +7,15 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SIPDispatchRuleInfo, SIPInboundTrunkInfo } from 'livekit-server-sdk';
-import { RoomAgentDispatch, RoomConfiguration } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../src/call-records/index.js';
 import { waitForCallRecord } from '../support/call-records.js';
 import { launchChromium } from '../support/chromium.js';
 import { renderConversation, type ScriptedLine } from '../support/conversation-audio.js';
+import { provisionLine, type PhoneLine } from '../support/phone-lines.js';
 import { RtpMeter } from '../support/rtp-meter.js';
 import { parseSippTrace, runSippCaller } from '../support/sipp.js';
-import {
-  AGENT_NAME,
-  agentActiveJobs,
-  eventually,
-  layout,
-  sipClient,
-} from '../support/stack-env.js';
+import { agentActiveJobs, eventually, layout } from '../support/stack-env.js';
 
 const LINE = '+15550103';
 // Generous gaps: each phrase starts well after the agent's previous reply has finished, so the
@@ -35,8 +28,7 @@ const SCRIPT: ScriptedLine[] = [
 const TOTAL_SECONDS = 90;
 
 let audio: { ulaw: string; wav: string };
-let trunk: SIPInboundTrunkInfo | undefined;
-let rule: SIPDispatchRuleInfo | undefined;
+let line: PhoneLine | undefined;
 const records: Partial<Record<'phone' | 'web', CallRecord>> = {};
 
 beforeAll(async () => {
@@ -45,24 +37,11 @@ beforeAll(async () => {
     SCRIPT,
     TOTAL_SECONDS,
   );
-  const sip = sipClient();
-  trunk = await sip.createSipInboundTrunk('e2e conversation', [LINE]);
-  rule = await sip.createSipDispatchRule(
-    { type: 'individual', roomPrefix: 'e2e-conv-' },
-    {
-      name: 'e2e conversation',
-      trunkIds: [trunk.sipTrunkId],
-      roomConfig: new RoomConfiguration({
-        agents: [new RoomAgentDispatch({ agentName: AGENT_NAME })],
-      }),
-    },
-  );
+  line = await provisionLine(LINE);
 });
 
 afterAll(async () => {
-  const sip = sipClient();
-  if (rule) await sip.deleteSipDispatchRule(rule.sipDispatchRuleId);
-  if (trunk) await sip.deleteSipTrunk(trunk.sipTrunkId);
+  await line?.release();
 });
 
 function conversation(r: CallRecord) {

@@ -5,65 +5,24 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SIPDispatchRuleInfo, SIPInboundTrunkInfo } from 'livekit-server-sdk';
-import { RoomAgentDispatch, RoomConfiguration } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allCallRecords, waitForCallRecord } from '../support/call-records.js';
+import { provisionLine, sippCall, type PhoneLine } from '../support/phone-lines.js';
 import { RtpMeter } from '../support/rtp-meter.js';
 import { parseSippTrace, runSippCaller, writeSilenceUlaw, type SippCall } from '../support/sipp.js';
-import {
-  AGENT_NAME,
-  agentActiveJobs,
-  eventually,
-  layout,
-  roomClient,
-  sipClient,
-} from '../support/stack-env.js';
+import { agentActiveJobs, eventually, layout, roomClient } from '../support/stack-env.js';
 
 const LINE = '+15550101';
 const LINE_WITH_TIME_LIMIT = '+15550102';
 const UNPROVISIONED_LINE = '+15550199';
 const TIME_LIMIT_MS = 9_000;
 
-let trunks: SIPInboundTrunkInfo[] = [];
-let rules: SIPDispatchRuleInfo[] = [];
 let silence: string;
-let nextPort = 0;
+let line: PhoneLine;
+let timedLine: PhoneLine;
 
-async function provision(number: string, agentMetadata: string): Promise<void> {
-  const sip = sipClient();
-  const trunk = await sip.createSipInboundTrunk(`e2e ${number}`, [number]);
-  trunks.push(trunk);
-  rules.push(
-    await sip.createSipDispatchRule(
-      { type: 'individual', roomPrefix: 'e2e-call-' },
-      {
-        name: `e2e ${number}`,
-        trunkIds: [trunk.sipTrunkId],
-        roomConfig: new RoomConfiguration({
-          agents: [new RoomAgentDispatch({ agentName: AGENT_NAME, metadata: agentMetadata })],
-        }),
-      },
-    ),
-  );
-}
-
-function call(called: string, caller: string, overrides: Partial<SippCall> = {}): SippCall {
-  const n = nextPort++;
-  return {
-    called,
-    caller,
-    target: { host: layout.serviceIp, port: layout.ports.sip },
-    localIp: layout.serviceIp,
-    sipPort: 25060 + n,
-    mediaPort: 22000 + 2 * n,
-    recordPort: 24000 + 2 * n,
-    mediaFile: silence,
-    answerTimeoutMs: 60_000,
-    holdMs: 10_000,
-    ...overrides,
-  };
-}
+const call = (called: string, caller: string, overrides: Partial<SippCall> = {}) =>
+  sippCall(called, caller, silence, overrides);
 
 async function roomsOf(callerNumber: string): Promise<string[]> {
   return (await roomClient().listRooms())
@@ -73,16 +32,13 @@ async function roomsOf(callerNumber: string): Promise<string[]> {
 
 beforeAll(async () => {
   silence = await writeSilenceUlaw(await mkdtemp(join(tmpdir(), 'sb-media-')));
-  await provision(LINE, '');
-  await provision(LINE_WITH_TIME_LIMIT, JSON.stringify({ maxCallDurationMs: TIME_LIMIT_MS }));
+  line = await provisionLine(LINE);
+  timedLine = await provisionLine(LINE_WITH_TIME_LIMIT, { maxCallDurationMs: TIME_LIMIT_MS });
 });
 
 afterAll(async () => {
-  const sip = sipClient();
-  for (const r of rules) await sip.deleteSipDispatchRule(r.sipDispatchRuleId);
-  for (const t of trunks) await sip.deleteSipTrunk(t.sipTrunkId);
-  rules = [];
-  trunks = [];
+  await line.release();
+  await timedLine.release();
 });
 
 describe('a phone call to the agent', () => {
@@ -108,15 +64,13 @@ describe('a phone call to the agent', () => {
       'the first call',
       (r) => r.caller.channel === 'phone' && r.caller.callerNumber === caller,
     );
-    const trunk = trunks[0];
-    const rule = rules[0];
     expect(record.caller).toMatchObject({
       channel: 'phone',
       direction: 'inbound',
       callerNumber: caller,
       calledNumber: LINE,
-      trunkId: trunk?.sipTrunkId,
-      dispatchRuleId: rule?.sipDispatchRuleId,
+      trunkId: line.trunkId,
+      dispatchRuleId: line.ruleId,
     });
     expect(record.caller.channel === 'phone' && record.caller.sipCallId).toMatch(/^SCL_/);
     expect(record.outcome).toBe('caller_hung_up');

@@ -109,3 +109,14 @@ describe('per-call options in the dispatch metadata', () => {
     if (!r.ok) expect(r.error).toMatch(message);
   });
 });
+
+describe('SilencePolicy', () => {
+  it('prompts on the first silence, hangs up on the second in a row, and starts over when the caller speaks', async () => {
+    const { SilencePolicy } = await import('../../src/conversation/silence-policy.js');
+    const p = new SilencePolicy();
+    expect(p.onSilence()).toBe('prompt');
+    p.onCallerSpoke();
+    expect(p.onSilence()).toBe('prompt');
+    expect(p.onSilence()).toBe('hang_up');
+  });
+});

@@ -1,0 +1,68 @@
+import { RoomAgentDispatch, RoomConfiguration } from 'livekit-server-sdk';
+import type { SippCall } from './sipp.js';
+import { AGENT_NAME, layout, sipClient } from './stack-env.js';
+
+/**
+ * Test phone lines: an inbound trunk for one number and a dispatch rule that sends its calls to
+ * the receptionist, with optional per-call options in the agent metadata. `release` deletes both.
+ */
+export interface PhoneLine {
+  number: string;
+  trunkId: string;
+  ruleId: string;
+  release: () => Promise<void>;
+}
+
+export async function provisionLine(number: string, callOptions?: object): Promise<PhoneLine> {
+  const sip = sipClient();
+  const trunk = await sip.createSipInboundTrunk(`e2e ${number}`, [number]);
+  const rule = await sip.createSipDispatchRule(
+    { type: 'individual', roomPrefix: 'e2e-call-' },
+    {
+      name: `e2e ${number}`,
+      trunkIds: [trunk.sipTrunkId],
+      roomConfig: new RoomConfiguration({
+        agents: [
+          new RoomAgentDispatch({
+            agentName: AGENT_NAME,
+            metadata: callOptions === undefined ? '' : JSON.stringify(callOptions),
+          }),
+        ],
+      }),
+    },
+  );
+  return {
+    number,
+    trunkId: trunk.sipTrunkId,
+    ruleId: rule.sipDispatchRuleId,
+    release: async () => {
+      await sip.deleteSipDispatchRule(rule.sipDispatchRuleId);
+      await sip.deleteSipTrunk(trunk.sipTrunkId);
+    },
+  };
+}
+
+let nextSlot = 0;
+
+/** A SIPp call with ports no other call in this test process uses. */
+export function sippCall(
+  called: string,
+  caller: string,
+  mediaFile: string,
+  overrides: Partial<SippCall> = {},
+): SippCall {
+  const n = nextSlot++;
+  return {
+    called,
+    caller,
+    target: { host: layout.serviceIp, port: layout.ports.sip },
+    localIp: layout.serviceIp,
+    sipPort: 25060 + n,
+    mediaPort: 22000 + 2 * n,
+    recordPort: 24000 + 2 * n,
+    mediaFile,
+    answerTimeoutMs: 60_000,
+    holdMs: 10_000,
+    ...overrides,
+  };
+}
