@@ -21,6 +21,7 @@ import {
 import * as silero from '@livekit/agents-plugin-silero';
 import { RoomEvent, type RemoteParticipant } from '@livekit/rtc-node';
 import {
+  accountNumberTool,
   callCountLoad,
   CallRecordWriter,
   CallTracker,
@@ -41,6 +42,7 @@ import {
   TRANSCRIPTION_TIMEOUT_MS,
   userAwayTimeoutSeconds,
   type Channel,
+  type DtmfSource,
 } from '../src/index.js';
 
 interface ProcessData {
@@ -207,8 +209,29 @@ export default defineAgent({
       onToolCalled: () =>
         tracker.ended('completed', 'the agent ended the call after the caller said goodbye'),
     });
+    const callEnded = new AbortController();
+    ctx.addShutdownCallback(() => {
+      callEnded.abort();
+      return Promise.resolve();
+    });
+    const keypad: DtmfSource = (onKey) => {
+      const handler = (_code: number, digit: string, from: RemoteParticipant) => {
+        if (from.identity === participant.identity) onKey(digit);
+      };
+      ctx.room.on(RoomEvent.DtmfReceived, handler);
+      return () => ctx.room.off(RoomEvent.DtmfReceived, handler);
+    };
+    const accountNumber = accountNumberTool({
+      caller: () => caller,
+      dtmf: keypad,
+      say: (text) => session.say(text),
+      signal: callEnded.signal,
+    });
     await session.start({
-      agent: new voice.Agent({ instructions: RECEPTIONIST_INSTRUCTIONS, tools: [endCallTool] }),
+      agent: new voice.Agent({
+        instructions: RECEPTIONIST_INSTRUCTIONS,
+        tools: [endCallTool, accountNumber],
+      }),
       room: ctx.room,
       inputOptions: { participantIdentity: participant.identity },
     });

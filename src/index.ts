@@ -10,3 +10,5 @@ export * from './tokens/index.js';
 export { PrerenderedSpeech } from './conversation/prerendered-speech.js';
 export { callCountLoad } from './worker/load.js';
 export * from './conversation/silence-policy.js';
+export * from './dtmf/index.js';
+export * from './tools/account-number.js';

@@ -33,6 +33,11 @@ export const INTENTS: Intent[] = [
     reply: { text: 'We are at one Main Street, next to the station.' },
   },
   {
+    name: 'account_number',
+    phrases: ['my account number', 'i want to give my account number'],
+    reply: { tool: 'collect_account_number' },
+  },
+  {
     name: 'goodbye',
     phrases: ['goodbye', 'thank you goodbye'],
     reply: { tool: 'end_call' },
@@ -50,6 +55,20 @@ export function grammarPhrases(): string[] {
 
 export function jsgfGrammar(): string {
   return `#JSGF V1.0;\ngrammar switchboard;\npublic <utterance> = ${grammarPhrases().join(' | ')};\n`;
+}
+
+/** The reply after collect_account_number ran: read back the digits, or the spoken alternative. */
+function accountNumberReply(output: string): string {
+  let result: { digits?: string; error?: string } = {};
+  try {
+    result = JSON.parse(output) as typeof result;
+  } catch {
+    // a malformed result is treated like no digits
+  }
+  if (result.digits !== undefined)
+    return `Thank you. I have your account number: ${result.digits.split('').join(' ')}.`;
+  if (result.error === 'no_keypad') return 'Please say your account number instead.';
+  return 'Sorry, I did not receive your account number.';
 }
 
 export interface ChatMessage {
@@ -93,6 +112,8 @@ export function nextTurn(messages: ChatMessage[], availableTools: string[]): Dia
       .reverse()
       .find((m) => m.role === 'assistant' && m.tool_calls !== undefined);
     const name = call?.tool_calls?.[0]?.function?.name;
+    if (name === 'collect_account_number')
+      return { kind: 'text', text: accountNumberReply(text(last.content)) };
     return { kind: 'text', text: name === 'end_call' ? GOODBYE : 'Done.' };
   }
   const userText = normalize(text([...messages].reverse().find((m) => m.role === 'user')?.content));

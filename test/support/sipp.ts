@@ -24,6 +24,8 @@ export interface SippCall {
   answerTimeoutMs: number;
   /** How long the caller stays on the line before hanging up, unless the far end hangs up first. */
   holdMs: number;
+  /** Scenario steps inserted right after the answer (see dtmfSteps). */
+  afterAnswer?: string;
 }
 
 export interface SippResult {
@@ -45,7 +47,8 @@ export async function runSippCaller(call: SippCall, signal?: AbortSignal): Promi
     template
       .replaceAll('@@MEDIA_FILE@@', call.mediaFile)
       .replaceAll('@@ANSWER_TIMEOUT_MS@@', String(call.answerTimeoutMs))
-      .replaceAll('@@HOLD_MS@@', String(call.holdMs)),
+      .replaceAll('@@HOLD_MS@@', String(call.holdMs))
+      .replaceAll('@@AFTER_ANSWER@@', call.afterAnswer ?? ''),
   );
   const messageFile = join(dir, 'messages.log');
   const logFile = join(dir, 'scenario.log');
@@ -114,6 +117,25 @@ async function readOptional(path: string): Promise<string> {
   } catch {
     return '';
   }
+}
+
+const DTMF_PCAPS: Record<string, string> = { '*': 'star', '#': 'pound' };
+
+/**
+ * Scenario steps that wait `afterMs` after the answer, then press `keys` as RFC 4733
+ * telephone-events (PT 101), with SIPp's own recordings of each key.
+ */
+export function dtmfSteps(keys: string, afterMs: number, gapMs = 500): string {
+  const steps = [`<pause milliseconds="${afterMs}"/>`];
+  for (const key of keys) {
+    if (!/^[0-9*#]$/.test(key)) throw new Error(`no DTMF recording for key ${key}`);
+    const name = DTMF_PCAPS[key] ?? key;
+    steps.push(
+      `<nop><action><exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_${name}.pcap"/></action></nop>`,
+    );
+    steps.push(`<pause milliseconds="${gapMs}"/>`);
+  }
+  return steps.join('\n  ');
 }
 
 /** One second of µ-law digital silence (0xFF), looped by SIPp. */
