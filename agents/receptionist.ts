@@ -224,7 +224,9 @@ export default defineAgent({
     const accountNumber = accountNumberTool({
       caller: () => caller,
       dtmf: keypad,
-      say: (text) => session.say(text),
+      say: (text) => {
+        session.say(text);
+      },
       signal: callEnded.signal,
     });
     await session.start({

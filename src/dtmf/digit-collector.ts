@@ -72,7 +72,7 @@ export class DigitCollector {
     if (this.done) return;
     this.done = true;
     this.timers.clearTimeout(this.timer);
-    this.settle({ status, digits: this.digits } as DigitResult);
+    this.settle({ status, digits: this.digits });
   }
 }
 
