@@ -26,11 +26,11 @@ import {
   CallRecordWriter,
   CallTracker,
   createSpeechModels,
-  describeCaller,
   GOODBYE_AFTER_SILENCE,
   GOODBYE_AT_TIME_LIMIT,
   greetingFor,
   isSwitchboardError,
+  LiveCaller,
   loadConfig,
   NOT_UNDERSTOOD_APOLOGY,
   parseCallOptions,
@@ -92,12 +92,14 @@ export default defineAgent({
 
     await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
     const participant = await ctx.waitForParticipant();
-    const caller = describeCaller({
-      identity: participant.identity,
-      kind: participant.kind,
-      attributes: participant.attributes,
-      ...(participant.name === undefined ? {} : { name: participant.name }),
+    const snapshot = (p: RemoteParticipant) => ({
+      identity: p.identity,
+      kind: p.kind,
+      attributes: p.attributes,
+      ...(p.name === undefined ? {} : { name: p.name }),
     });
+    const live = new LiveCaller(snapshot(participant));
+    const caller = live.current;
     const callLog = logger.child({ channel: caller.channel });
     const tracker = new CallTracker({
       callId: ctx.job.id,
@@ -112,6 +114,14 @@ export default defineAgent({
       callLog.info({ outcome: tracker.toRecord().outcome }, 'call record written');
     });
 
+    ctx.room.on(RoomEvent.ParticipantAttributesChanged, (_changed: Record<string, string>, p) => {
+      if (p.identity !== participant.identity) return;
+      live.refresh(snapshot(participant));
+      tracker.updateCaller(live.current);
+    });
+    live.onStatusChange((change) =>
+      callLog.debug({ from: change.from, to: change.to }, 'call status changed'),
+    );
     ctx.room.on(RoomEvent.ParticipantDisconnected, (p: RemoteParticipant) => {
       if (p.identity === participant.identity)
         tracker.ended('caller_hung_up', 'the caller hung up');
@@ -222,7 +232,7 @@ export default defineAgent({
       return () => ctx.room.off(RoomEvent.DtmfReceived, handler);
     };
     const accountNumber = accountNumberTool({
-      caller: () => caller,
+      caller: () => live.current,
       dtmf: keypad,
       say: (text) => {
         session.say(text);

@@ -25,6 +25,11 @@ export class CallTracker {
     this.startedAt = now();
   }
 
+  /** The caller model as it is now: attributes that arrived after join belong in the record. */
+  updateCaller(caller: Caller): void {
+    this.base.caller = caller;
+  }
+
   agentStartedSpeaking(): void {
     this.answeredAt ??= this.now();
   }

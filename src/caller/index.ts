@@ -11,3 +11,4 @@ export {
   type WebCaller,
 } from './caller.js';
 export { maskPhoneNumber, normalizePhoneNumber } from './phone-number.js';
+export { LiveCaller, type CallStatusChange } from './live-caller.js';

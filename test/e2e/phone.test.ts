@@ -73,6 +73,11 @@ describe('a phone call to the agent', () => {
       dispatchRuleId: line.ruleId,
     });
     expect(record.caller.channel === 'phone' && record.caller.sipCallId).toMatch(/^SCL_/);
+    // An X- header of the INVITE, which the trunk maps to a sip.h.* attribute. (Here the agent joins
+    // after livekit-sip has set it; the late-attribute path itself is covered by test/unit/caller.test.ts.)
+    expect(record.caller.channel === 'phone' && record.caller.sipHeaders).toMatchObject({
+      'x-customer-tier': 'gold',
+    });
     expect(record.outcome).toBe('caller_hung_up');
     expect(record.answeredAt).toBeDefined();
     expect(record.turns.find((t) => t.role === 'agent')?.text).toMatch(/thank you for calling/);

@@ -13,9 +13,15 @@ export interface PhoneLine {
   release: () => Promise<void>;
 }
 
+/** SIPHeaderOptions.SIP_X_HEADERS in livekit/protocol (not re-exported by livekit-server-sdk). */
+const SIP_X_HEADERS = 1;
+
 export async function provisionLine(number: string, callOptions?: object): Promise<PhoneLine> {
   const sip = sipClient();
-  const trunk = await sip.createSipInboundTrunk(`e2e ${number}`, [number]);
+  // X- headers of the INVITE become `sip.h.*` attributes.
+  const trunk = await sip.createSipInboundTrunk(`e2e ${number}`, [number], {
+    includeHeaders: SIP_X_HEADERS,
+  });
   const rule = await sip.createSipDispatchRule(
     { type: 'individual', roomPrefix: 'e2e-call-' },
     {

@@ -130,3 +130,69 @@ describe('phone numbers', () => {
     expect(maskPhoneNumber(n)).toBe(masked);
   });
 });
+
+describe('LiveCaller: attributes that arrive after join', () => {
+  const atJoin: ParticipantSnapshot = {
+    identity: 'sip_+15557654321',
+    kind: ParticipantKind.SIP,
+    // What livekit-sip's token carries; the rest is set right after the join.
+    attributes: {
+      'sip.callID': 'SCL_abc',
+      'sip.phoneNumber': '+15557654321',
+      'sip.trunkID': 'ST_1',
+      'sip.ruleID': 'SDR_1',
+    },
+  };
+
+  it('picks up late attributes and reports each call-status transition once', async () => {
+    const { LiveCaller } = await import('../../src/caller/index.js');
+    const live = new LiveCaller(atJoin);
+    const seen: string[] = [];
+    live.onStatusChange((c) => seen.push(`${c.from}->${c.to}`));
+    expect(live.current).toMatchObject({ callStatus: 'unknown' });
+    expect(live.current).not.toHaveProperty('calledNumber');
+
+    const later = (extra: Record<string, string>) => ({
+      ...atJoin,
+      attributes: { ...atJoin.attributes, ...extra },
+    });
+    live.refresh(
+      later({
+        'sip.callStatus': 'ringing',
+        'sip.trunkPhoneNumber': '+15550100',
+        'sip.h.x-customer': 'gold',
+      }),
+    );
+    live.refresh(
+      later({
+        'sip.callStatus': 'active',
+        'sip.trunkPhoneNumber': '+15550100',
+        'sip.h.x-customer': 'gold',
+      }),
+    );
+    live.refresh(
+      later({
+        'sip.callStatus': 'active',
+        'sip.trunkPhoneNumber': '+15550100',
+        'sip.h.x-customer': 'gold',
+      }),
+    );
+    live.refresh(later({ 'sip.callStatus': 'hangup', 'sip.trunkPhoneNumber': '+15550100' }));
+
+    expect(seen).toEqual(['unknown->ringing', 'ringing->active', 'active->hangup']);
+    expect(live.current).toMatchObject({ calledNumber: '+15550100', callStatus: 'hangup' });
+  });
+
+  it('ignores updates for another participant', async () => {
+    const { LiveCaller } = await import('../../src/caller/index.js');
+    const live = new LiveCaller(atJoin);
+    expect(
+      live.refresh({
+        ...atJoin,
+        identity: 'someone-else',
+        attributes: { 'sip.callStatus': 'active' },
+      }),
+    ).toBeUndefined();
+    expect(live.current.identity).toBe(atJoin.identity);
+  });
+});
