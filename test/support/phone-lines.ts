@@ -20,6 +20,7 @@ export async function provisionLine(number: string, callOptions?: object): Promi
   const sip = sipClient();
   // X- headers of the INVITE become `sip.h.*` attributes.
   const trunk = await sip.createSipInboundTrunk(`e2e ${number}`, [number], {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- the SDK takes protocol's enum but does not export it
     includeHeaders: SIP_X_HEADERS,
   });
   const rule = await sip.createSipDispatchRule(
