@@ -34,11 +34,13 @@ import {
   loadConfig,
   NOT_UNDERSTOOD_APOLOGY,
   parseCallOptions,
+  playLastWords,
   preflight,
   PrerenderedSpeech,
   RECEPTIONIST_INSTRUCTIONS,
   SILENCE_PROMPT,
   SilencePolicy,
+  TECHNICAL_TROUBLE_APOLOGY,
   TRANSCRIPTION_TIMEOUT_MS,
   userAwayTimeoutSeconds,
   type Channel,
@@ -49,6 +51,8 @@ interface ProcessData {
   vad: VAD;
   /** Greetings rendered by the TTS before any call: no synthesis while the caller waits. */
   greetings: Partial<Record<Channel, PrerenderedSpeech>>;
+  /** Rendered while the model server works, for the moment it does not. */
+  apology?: PrerenderedSpeech;
 }
 
 const PRERENDER_TIMEOUT_MS = 10_000;
@@ -77,6 +81,18 @@ export default defineAgent({
           'could not prerender the greeting; it will be synthesized per call',
         );
       }
+    }
+    try {
+      data.apology = await PrerenderedSpeech.render(
+        tts,
+        TECHNICAL_TROUBLE_APOLOGY,
+        AbortSignal.timeout(PRERENDER_TIMEOUT_MS),
+      );
+    } catch (err) {
+      log().warn(
+        { err },
+        'could not prerender the apology; a model failure will end calls without it',
+      );
     }
     await tts.close();
   },
@@ -209,8 +225,25 @@ export default defineAgent({
     session.on(voice.AgentSessionEventTypes.UserTranscriptionTimeout, () => {
       if (!tracker.hasEnded) session.say(NOT_UNDERSTOOD_APOLOGY);
     });
+    // A model server that fails for good (STT, LLM or TTS): apologise with audio rendered
+    // before the call, record why, hang up. The session may already be closing.
     session.on(voice.AgentSessionEventTypes.Error, (ev) => {
-      callLog.error({ err: ev.error }, 'agent session error');
+      const recoverable = (ev.error as { recoverable?: boolean }).recoverable === true;
+      callLog.error({ err: ev.error, recoverable }, 'agent session error');
+      if (recoverable || tracker.hasEnded) return;
+      tracker.ended('failed', `the model server failed (${ev.error.type})`);
+      const apology = (ctx.proc.userData as Partial<ProcessData>).apology;
+      (async () => {
+        await session.close();
+        if (apology !== undefined) {
+          await playLastWords(ctx.room, apology);
+          tracker.said('agent', apology.text);
+        }
+        await ctx.deleteRoom();
+        ctx.shutdown('model server failure');
+      })().catch((err: unknown) =>
+        callLog.error({ err }, 'failed to end the call after a model failure'),
+      );
     });
 
     // The framework's end_call tool: the agent says goodbye, then the room is deleted, which

@@ -12,3 +12,4 @@ export { callCountLoad } from './worker/load.js';
 export * from './conversation/silence-policy.js';
 export * from './dtmf/index.js';
 export * from './tools/account-number.js';
+export * from './conversation/last-words.js';

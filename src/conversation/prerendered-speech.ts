@@ -29,6 +29,10 @@ export class PrerenderedSpeech {
     return new PrerenderedSpeech(text, frames);
   }
 
+  get audioFrames(): readonly AudioFrame[] {
+    return this.frames;
+  }
+
   /** A fresh stream of the frames, for `session.say(text, { audio })`. */
   audio(): ReadableStream<AudioFrame> {
     const frames = this.frames;

@@ -16,7 +16,11 @@ export interface PhoneLine {
 /** SIPHeaderOptions.SIP_X_HEADERS in livekit/protocol (not re-exported by livekit-server-sdk). */
 const SIP_X_HEADERS = 1;
 
-export async function provisionLine(number: string, callOptions?: object): Promise<PhoneLine> {
+export async function provisionLine(
+  number: string,
+  callOptions?: object,
+  agentName = AGENT_NAME,
+): Promise<PhoneLine> {
   const sip = sipClient();
   // X- headers of the INVITE become `sip.h.*` attributes.
   const trunk = await sip.createSipInboundTrunk(`e2e ${number}`, [number], {
@@ -31,7 +35,7 @@ export async function provisionLine(number: string, callOptions?: object): Promi
       roomConfig: new RoomConfiguration({
         agents: [
           new RoomAgentDispatch({
-            agentName: AGENT_NAME,
+            agentName,
             metadata: callOptions === undefined ? '' : JSON.stringify(callOptions),
           }),
         ],

@@ -32,6 +32,7 @@ export class RtpMeter {
   private samples = 0;
   private loudPackets = 0;
   private firstLoudAt?: number;
+  private readonly loudTimes: number[] = [];
 
   constructor(
     private readonly host: string,
@@ -70,6 +71,7 @@ export class RtpMeter {
     if (rms > SPEECH_RMS_THRESHOLD) {
       this.loudPackets++;
       this.firstLoudAt ??= performance.now();
+      this.loudTimes.push(performance.now());
     }
   }
 
@@ -83,6 +85,11 @@ export class RtpMeter {
       loudPackets: this.loudPackets,
       ...(this.firstLoudAt === undefined ? {} : { firstLoudAt: this.firstLoudAt }),
     };
+  }
+
+  /** Loud packets that arrived after `since` (performance.now() clock). */
+  loudPacketsAfter(since: number): number {
+    return this.loudTimes.filter((t) => t > since).length;
   }
 
   async close(): Promise<void> {
