@@ -184,6 +184,16 @@ export default defineAgent({
           llmCompletionTokens: m.completionTokens,
         });
       if (m.type === 'tts_metrics') tracker.addUsage({ ttsCharacters: m.charactersCount });
+      if (m.type === 'eou_metrics' && m.speechId !== undefined) {
+        tracker.addTiming(m.speechId, {
+          endOfUtteranceDelayMs: m.endOfUtteranceDelayMs,
+          transcriptionDelayMs: m.transcriptionDelayMs,
+        });
+      }
+      if (m.type === 'llm_metrics' && m.speechId !== undefined)
+        tracker.addTiming(m.speechId, { llmTtftMs: m.ttftMs });
+      if (m.type === 'tts_metrics' && m.speechId !== undefined)
+        tracker.addTiming(m.speechId, { ttsTtfbMs: m.ttfbMs });
     });
     // The framework reports "away" once per quiet spell; the second spell after the prompt is
     // timed here, from the end of the prompt, and cancelled as soon as the caller speaks.

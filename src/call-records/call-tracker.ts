@@ -11,6 +11,7 @@ export class CallTracker {
   private end?: { outcome: CallOutcome; reason: string; at: Date };
   private readonly turns: CallRecord['turns'] = [];
   private readonly toolCalls: CallRecord['toolCalls'] = [];
+  private readonly timings = new Map<string, CallRecord['turnTimings'][number]>();
   private readonly usage: CallRecord['usage'] = {
     sttAudioSeconds: 0,
     llmPromptTokens: 0,
@@ -45,6 +46,19 @@ export class CallTracker {
 
   toolCalled(call: { name: string; arguments: string; output: string; isError: boolean }): void {
     this.toolCalls.push({ at: this.now().toISOString(), ...call });
+  }
+
+  /** Adds a reply's timings as the framework reports them (end of turn, then LLM, then TTS). */
+  addTiming(
+    speechId: string,
+    part: Partial<Omit<CallRecord['turnTimings'][number], 'speechId'>>,
+  ): void {
+    const entry = this.timings.get(speechId) ?? {
+      speechId,
+      endOfUtteranceDelayMs: 0,
+      transcriptionDelayMs: 0,
+    };
+    this.timings.set(speechId, { ...entry, ...part });
   }
 
   addUsage(delta: Partial<CallRecord['usage']>): void {
@@ -84,6 +98,10 @@ export class CallTracker {
       endReason: end.reason,
       turns: this.turns,
       toolCalls: this.toolCalls,
+      // Replies that followed a caller turn (the greeting and prompts have no end of utterance).
+      turnTimings: [...this.timings.values()].filter(
+        (t) => t.endOfUtteranceDelayMs > 0 || t.transcriptionDelayMs > 0,
+      ),
       usage: { ...this.usage, sttAudioSeconds: Math.round(this.usage.sttAudioSeconds * 100) / 100 },
     };
   }

@@ -67,6 +67,18 @@ export const CallRecordSchema = z.object({
       isError: z.boolean(),
     }),
   ),
+  /** Where each reply's time went, per the agents framework's metrics. Unit: ms. */
+  turnTimings: z.array(
+    z.object({
+      speechId: z.string(),
+      /** VAD end of speech -> end of turn decided (the endpointing wait). */
+      endOfUtteranceDelayMs: z.number(),
+      /** VAD end of speech -> final transcript. */
+      transcriptionDelayMs: z.number(),
+      llmTtftMs: z.number().optional(),
+      ttsTtfbMs: z.number().optional(),
+    }),
+  ),
   usage: z.object({
     /** Seconds of caller audio sent to speech recognition. */
     sttAudioSeconds: z.number().nonnegative(),

@@ -87,6 +87,11 @@ export class RtpMeter {
     };
   }
 
+  /** Arrival times of the loud packets (performance.now() clock). */
+  loudTimestamps(): readonly number[] {
+    return this.loudTimes;
+  }
+
   /** Loud packets that arrived after `since` (performance.now() clock). */
   loudPacketsAfter(since: number): number {
     return this.loudTimes.filter((t) => t > since).length;
