@@ -71,9 +71,9 @@ export const CallRecordSchema = z.object({
   turnTimings: z.array(
     z.object({
       speechId: z.string(),
-      /** VAD end of speech -> end of turn decided (the endpointing wait). */
+      /** The caller's end of speech -> end of turn decided (VAD silence wait plus endpointing). */
       endOfUtteranceDelayMs: z.number(),
-      /** VAD end of speech -> final transcript. */
+      /** The caller's end of speech -> final transcript. */
       transcriptionDelayMs: z.number(),
       llmTtftMs: z.number().optional(),
       ttsTtfbMs: z.number().optional(),
