@@ -38,6 +38,7 @@ import {
   preflight,
   PrerenderedSpeech,
   RECEPTIONIST_INSTRUCTIONS,
+  sendTonesTool,
   SILENCE_PROMPT,
   SilencePolicy,
   TECHNICAL_TROUBLE_APOLOGY,
@@ -285,7 +286,7 @@ export default defineAgent({
     await session.start({
       agent: new voice.Agent({
         instructions: RECEPTIONIST_INSTRUCTIONS,
-        tools: [endCallTool, accountNumber],
+        tools: [endCallTool, accountNumber, sendTonesTool(() => live.current)],
       }),
       room: ctx.room,
       inputOptions: { participantIdentity: participant.identity },

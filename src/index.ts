@@ -13,3 +13,4 @@ export * from './conversation/silence-policy.js';
 export * from './dtmf/index.js';
 export * from './tools/account-number.js';
 export * from './conversation/last-words.js';
+export * from './tools/send-tones.js';

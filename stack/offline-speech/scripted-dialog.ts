@@ -7,7 +7,7 @@
 export interface Intent {
   name: string;
   phrases: string[];
-  reply: { text: string } | { tool: string };
+  reply: { text: string } | { tool: string; arguments?: string };
 }
 
 export const INTENTS: Intent[] = [
@@ -36,6 +36,11 @@ export const INTENTS: Intent[] = [
     name: 'account_number',
     phrases: ['my account number', 'i want to give my account number'],
     reply: { tool: 'collect_account_number' },
+  },
+  {
+    name: 'send_tones',
+    phrases: ['send the tones'],
+    reply: { tool: 'send_dtmf_events', arguments: '{"events":["1","2","3"]}' },
   },
   {
     name: 'goodbye',
@@ -114,6 +119,13 @@ export function nextTurn(messages: ChatMessage[], availableTools: string[]): Dia
     const name = call?.tool_calls?.[0]?.function?.name;
     if (name === 'collect_account_number')
       return { kind: 'text', text: accountNumberReply(text(last.content)) };
+    if (name === 'send_dtmf_events') {
+      const refused = text(last.content).includes('no_phone_line');
+      return {
+        kind: 'text',
+        text: refused ? 'I can only send tones on a phone line.' : 'I have sent the tones.',
+      };
+    }
     return { kind: 'text', text: name === 'end_call' ? GOODBYE : 'Done.' };
   }
   const userText = normalize(text([...messages].reverse().find((m) => m.role === 'user')?.content));
@@ -121,6 +133,10 @@ export function nextTurn(messages: ChatMessage[], availableTools: string[]): Dia
   if (intent === undefined) return { kind: 'text', text: NOT_UNDERSTOOD };
   if ('text' in intent.reply) return { kind: 'text', text: intent.reply.text };
   if (availableTools.includes(intent.reply.tool))
-    return { kind: 'tool_call', name: intent.reply.tool, arguments: '{}' };
-  return { kind: 'text', text: GOODBYE };
+    return {
+      kind: 'tool_call',
+      name: intent.reply.tool,
+      arguments: intent.reply.arguments ?? '{}',
+    };
+  return { kind: 'text', text: intent.name === 'goodbye' ? GOODBYE : NOT_UNDERSTOOD };
 }

@@ -12,6 +12,7 @@ import { waitForCallRecord } from '../support/call-records.js';
 import { launchChromium } from '../support/chromium.js';
 import { renderConversation } from '../support/conversation-audio.js';
 import { provisionLine, sippCall, type PhoneLine } from '../support/phone-lines.js';
+import { RtpMeter } from '../support/rtp-meter.js';
 import { dtmfSteps, runSippCaller } from '../support/sipp.js';
 import { agentActiveJobs, eventually, layout } from '../support/stack-env.js';
 
@@ -53,6 +54,35 @@ describe('DTMF', () => {
     const agentSaid = record.turns.filter((t) => t.role === 'agent').map((t) => t.text);
     expect(agentSaid).toContain(ACCOUNT_NUMBER_PROMPT);
     expect(agentSaid).toContain('Thank you. I have your account number: 4 3 2 1.');
+    await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
+  });
+
+  it('DTMF out: asked to send tones, the agent sends RFC 4733 telephone-events to the caller', async () => {
+    const caller = '+15557650032';
+    const tones = await renderConversation(
+      await mkdtemp(join(tmpdir(), 'sb-tones-')),
+      [{ atSeconds: 9, text: 'send the tones' }],
+      60,
+    );
+    const meter = new RtpMeter(layout.serviceIp, 24500);
+    await meter.start();
+    const result = await runSippCaller(
+      sippCall(line.number, caller, tones.ulaw, { recordPort: 24500, holdMs: 20_000 }),
+    ).finally(() => meter.close());
+    expect(result.hangup).toBe('local');
+    // Three keys, each several telephone-event packets (PT 101), on the caller's RTP stream.
+    expect(meter.report().payloadTypes).toContain(101);
+    expect(meter.report().dtmfPackets).toBeGreaterThanOrEqual(3);
+    const record = await waitForCallRecord(
+      'the tones call',
+      (r) => r.caller.channel === 'phone' && r.caller.callerNumber === caller,
+    );
+    expect(record.toolCalls.find((c) => c.name === 'send_dtmf_events')?.arguments).toContain(
+      '"1","2","3"',
+    );
+    expect(record.turns.filter((t) => t.role === 'agent').map((t) => t.text)).toContain(
+      'I have sent the tones.',
+    );
     await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
   });
 
