@@ -11,22 +11,16 @@
  * Runs inside the stack's network (npm run bench brings the stack up and down) and starts its own
  * agent worker, as `npm run agent dev` does. A benchmark, not a test: nothing here asserts a target.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RoomAgentDispatch, RoomConfiguration } from 'livekit-server-sdk';
+import { activeJobs, startAgentWorker } from '../test/support/agent-worker.js';
+import { provisionLine } from '../test/support/phone-lines.js';
 import { RtpMeter } from '../test/support/rtp-meter.js';
 import { parseSippTrace, runSippCaller, writeSilenceUlaw } from '../test/support/sipp.js';
-import {
-  AGENT_HTTP_PORT,
-  AGENT_NAME,
-  eventually,
-  layout,
-  sipClient,
-} from '../test/support/stack-env.js';
+import { AGENT_HTTP_PORT, eventually, layout } from '../test/support/stack-env.js';
 
 const { values } = parseArgs({
   options: {
@@ -101,47 +95,16 @@ function percentile(xs: number[], p: number): number {
 
 async function main(): Promise<void> {
   const recordsDir = await mkdtemp(join(tmpdir(), 'sb-bench-'));
-  const log = openSync(join(recordsDir, 'agent.log'), 'w');
-  const agent = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'agents/receptionist.ts', 'dev', '--log-level', 'info'],
-    {
-      stdio: ['ignore', log, log],
-      env: {
-        ...process.env,
-        CALL_RECORDS_DIR: recordsDir,
-        AGENT_HTTP_PORT: String(AGENT_HTTP_PORT),
-        AGENT_IDLE_PROCESSES: values['idle-processes'],
-      },
-    },
-  );
-  closeSync(log);
-  const sip = sipClient();
-  const trunk = await sip.createSipInboundTrunk('bench', [LINE]);
-  const rule = await sip.createSipDispatchRule(
-    { type: 'individual', roomPrefix: 'bench-' },
-    {
-      name: 'bench',
-      trunkIds: [trunk.sipTrunkId],
-      roomConfig: new RoomConfiguration({
-        agents: [new RoomAgentDispatch({ agentName: AGENT_NAME })],
-      }),
-    },
-  );
+  const agent = await startAgentWorker({
+    httpPort: AGENT_HTTP_PORT,
+    env: { CALL_RECORDS_DIR: recordsDir, AGENT_IDLE_PROCESSES: values['idle-processes'] },
+    logFile: join(recordsDir, 'agent.log'),
+    logLevel: 'info',
+  });
+  const line = await provisionLine(LINE);
   try {
-    await eventually(
-      'the agent worker to register',
-      async () => {
-        try {
-          return (await fetch(`http://${layout.serviceIp}:${AGENT_HTTP_PORT}/`)).ok;
-        } catch {
-          return false;
-        }
-      },
-      60_000,
-    );
     await new Promise((r) => setTimeout(r, 3_000)); // let the idle job processes finish prewarming
-    const idleTreeKb = tree(agent.pid ?? 0).reduce((sum, p) => sum + rssKb(p), 0);
+    const idleTreeKb = tree(agent.process.pid ?? 0).reduce((sum, p) => sum + rssKb(p), 0);
     const silence = await writeSilenceUlaw(recordsDir);
     const rows: { answerMs: number; firstAudioMs: number; jobPeakKb: number }[] = [];
     for (let i = 0; i < calls; i++) {
@@ -149,10 +112,11 @@ async function main(): Promise<void> {
       await meter.start();
       let jobPeakKb = 0;
       const sampler = setInterval(() => {
-        for (const p of jobProcesses(agent.pid ?? 0)) jobPeakKb = Math.max(jobPeakKb, rssKb(p));
+        for (const p of jobProcesses(agent.process.pid ?? 0))
+          jobPeakKb = Math.max(jobPeakKb, rssKb(p));
       }, 200);
       const result = await runSippCaller({
-        called: LINE,
+        called: line.number,
         caller: `+1555700${String(i).padStart(4, '0')}`,
         target: { host: layout.serviceIp, port: layout.ports.sip },
         localIp: layout.serviceIp,
@@ -187,10 +151,7 @@ async function main(): Promise<void> {
       console.log(
         `call ${String(i + 1).padStart(2)}: INVITE->200 ${row.answerMs.toFixed(0)} ms, INVITE->first audio ${row.firstAudioMs.toFixed(0)} ms, job process peak RSS ${(row.jobPeakKb / 1024).toFixed(0)} MiB`,
       );
-      await eventually('the job to end', async () => {
-        const res = await fetch(`http://${layout.serviceIp}:${AGENT_HTTP_PORT}/worker`);
-        return ((await res.json()) as { active_jobs: number }).active_jobs === 0;
-      });
+      await eventually('the job to end', async () => (await activeJobs(AGENT_HTTP_PORT)) === 0);
     }
     const warm = rows.slice(1);
     const fmt = (xs: number[]) =>
@@ -212,10 +173,8 @@ async function main(): Promise<void> {
       ).toFixed(0)} MiB`,
     );
   } finally {
-    await sip.deleteSipDispatchRule(rule.sipDispatchRuleId);
-    await sip.deleteSipTrunk(trunk.sipTrunkId);
-    agent.kill('SIGINT');
-    await new Promise((r) => agent.once('exit', r));
+    await line.release();
+    await agent.stop();
   }
 }
 

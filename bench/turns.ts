@@ -10,13 +10,13 @@
  *
  * Bounded: at most 40 turns (one call of ~7 minutes). A benchmark, not a test: no targets asserted.
  */
-import { execFile, spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { readCallRecords } from '../src/call-records/index.js';
+import { startAgentWorker } from '../test/support/agent-worker.js';
 import { renderConversation, type ScriptedLine } from '../test/support/conversation-audio.js';
 import { provisionLine, sippCall } from '../test/support/phone-lines.js';
 import { RtpMeter } from '../test/support/rtp-meter.js';
@@ -39,29 +39,14 @@ const fmt = (xs: number[]) =>
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sb-turns-'));
-  const log = openSync(join(dir, 'agent.log'), 'w');
-  const agent = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'agents/receptionist.ts', 'dev', '--log-level', 'info'],
-    {
-      stdio: ['ignore', log, log],
-      env: { ...process.env, CALL_RECORDS_DIR: dir, AGENT_HTTP_PORT: String(AGENT_HTTP_PORT) },
-    },
-  );
-  closeSync(log);
+  const agent = await startAgentWorker({
+    httpPort: AGENT_HTTP_PORT,
+    env: { CALL_RECORDS_DIR: dir },
+    logFile: join(dir, 'agent.log'),
+    logLevel: 'info',
+  });
   const line = await provisionLine('+15550160');
   try {
-    await eventually(
-      'the agent worker to register',
-      async () => {
-        try {
-          return (await fetch(`http://${layout.serviceIp}:${AGENT_HTTP_PORT}/`)).ok;
-        } catch {
-          return false;
-        }
-      },
-      60_000,
-    );
     await new Promise((r) => setTimeout(r, 3_000));
     const script: ScriptedLine[] = Array.from({ length: turns }, (_, i) => ({
       atSeconds: FIRST_AT_S + i * EVERY_S,
@@ -141,8 +126,7 @@ async function main(): Promise<void> {
     console.log(`  remainder (transport, audio pipeline, scheduling):         ${fmt(residual)}`);
   } finally {
     await line.release();
-    agent.kill('SIGINT');
-    await new Promise((r) => agent.once('exit', r));
+    await agent.stop();
   }
 }
 

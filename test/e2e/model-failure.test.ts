@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TECHNICAL_TROUBLE_APOLOGY } from '../../src/conversation/last-words.js';
+import { activeJobs, startAgentWorker, type AgentWorker } from '../support/agent-worker.js';
 import { waitForCallRecord } from '../support/call-records.js';
 import { renderConversation } from '../support/conversation-audio.js';
 import { provisionLine, sippCall, type PhoneLine } from '../support/phone-lines.js';
@@ -22,7 +23,7 @@ const SPEECH_PORT = 8091;
 const WORKER_PORT = 8082;
 const AGENT = 'switchboard-fault';
 let speech: ChildProcess;
-let worker: ChildProcess;
+let worker: AgentWorker | undefined;
 let line: PhoneLine;
 
 function start(argv: string[], env: NodeJS.ProcessEnv, log: string): ChildProcess {
@@ -67,21 +68,15 @@ beforeAll(async () => {
   await eventually('the test speech server', () =>
     ok(`http://${layout.serviceIp}:${SPEECH_PORT}/health`),
   );
-  worker = start(
-    ['--import', 'tsx', 'agents/receptionist.ts', 'dev'],
-    {
+  worker = await startAgentWorker({
+    httpPort: WORKER_PORT,
+    env: {
       LIVEKIT_AGENT_NAME: AGENT,
       SWITCHBOARD_SPEECH_URL: `http://${layout.serviceIp}:${SPEECH_PORT}/v1`,
-      AGENT_HTTP_PORT: String(WORKER_PORT),
       CALL_RECORDS_DIR: inject('recordsDir'),
     },
-    'fault-agent.log',
-  );
-  await eventually(
-    'the test worker to register',
-    () => ok(`http://${layout.serviceIp}:${WORKER_PORT}/`),
-    60_000,
-  );
+    logFile: join(process.cwd(), '.stack', 'logs', 'fault-agent.log'),
+  });
   // The idle job process prerenders its greeting and apology while the server is still up.
   await new Promise((r) => setTimeout(r, 4_000));
   line = await provisionLine('+15550131', undefined, AGENT);
@@ -89,7 +84,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await line.release();
-  await stop(worker, 'SIGINT');
+  await worker?.stop();
   await stop(speech, 'SIGTERM');
 });
 
@@ -127,9 +122,9 @@ describe('model server failure', () => {
     expect(record.outcome).toBe('failed');
     expect(record.endReason).toMatch(/^the model server failed \((stt|llm|tts)_error\)$/);
     expect(record.turns.at(-1)).toMatchObject({ role: 'agent', text: TECHNICAL_TROUBLE_APOLOGY });
-    await eventually('the test worker to finish the job', async () => {
-      const res = await fetch(`http://${layout.serviceIp}:${WORKER_PORT}/worker`);
-      return ((await res.json()) as { active_jobs: number }).active_jobs === 0;
-    });
+    await eventually(
+      'the test worker to finish the job',
+      async () => (await activeJobs(WORKER_PORT)) === 0,
+    );
   });
 });

@@ -16,10 +16,10 @@ export const AGENT_HTTP_PORT = 8081;
 export const sipClient = () => new SipClient(httpUrl, LOCAL_API_KEY, LOCAL_API_SECRET);
 export const roomClient = () => new RoomServiceClient(httpUrl, LOCAL_API_KEY, LOCAL_API_SECRET);
 
+/** Running jobs of the tests' shared worker. */
 export async function agentActiveJobs(): Promise<number> {
   const res = await fetch(`http://${layout.serviceIp}:${AGENT_HTTP_PORT}/worker`);
-  const body = (await res.json()) as { active_jobs: number };
-  return body.active_jobs;
+  return ((await res.json()) as { active_jobs: number }).active_jobs;
 }
 
 /** Polls `probe` until it returns true; fails with `what` after `timeoutMs`. */
