@@ -12,13 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_API_KEY, LOCAL_API_SECRET } from '../../src/config/index.js';
 import { waitForCallRecord } from '../support/call-records.js';
 import { launchChromium, writeSilenceWav } from '../support/chromium.js';
-import {
-  AGENT_NAME,
-  agentActiveJobs,
-  eventually,
-  layout,
-  roomClient,
-} from '../support/stack-env.js';
+import { AGENT_NAME, expectCallCleanedUp, layout } from '../support/stack-env.js';
 
 // Inside the stack's network: localhost makes the page a secure context (microphone allowed).
 const pageUrl = `http://127.0.0.1:${layout.ports.web}/`;
@@ -95,10 +89,7 @@ describe('a browser call to the agent', () => {
       });
       expect(record.outcome).toBe('caller_hung_up');
       expect(record.turns.find((t) => t.role === 'agent')?.text).toMatch(/welcome/);
-      await eventually('the browser room to be deleted', async () =>
-        (await roomClient().listRooms()).every((r) => r.name !== roomName),
-      );
-      await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
+      await expectCallCleanedUp(roomName);
     } finally {
       await page.close();
     }

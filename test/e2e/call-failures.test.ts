@@ -16,7 +16,7 @@ import { renderConversation } from '../support/conversation-audio.js';
 import { provisionLine, sippCall, type PhoneLine } from '../support/phone-lines.js';
 import { RtpMeter } from '../support/rtp-meter.js';
 import { runSippCaller, writeSilenceUlaw } from '../support/sipp.js';
-import { agentActiveJobs, eventually, layout, roomClient } from '../support/stack-env.js';
+import { expectCallCleanedUp, layout } from '../support/stack-env.js';
 
 const SILENCE_TIMEOUT_MS = 3_000;
 let line: PhoneLine;
@@ -33,13 +33,6 @@ afterAll(async () => {
   await line.release();
   await quietLine.release();
 });
-
-async function callEndsCleanly(caller: string): Promise<void> {
-  await eventually('the call room to be deleted', async () =>
-    (await roomClient().listRooms()).every((r) => !r.name.includes(caller)),
-  );
-  await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
-}
 
 describe('call failures', () => {
   it('caller hangs up while the agent is speaking: the call ends cleanly, recorded as a caller hang-up', async () => {
@@ -64,7 +57,7 @@ describe('call failures', () => {
     expect(
       Date.parse(record.endedAt) - Date.parse(record.answeredAt ?? record.startedAt),
     ).toBeLessThan(5_000);
-    await callEndsCleanly(caller);
+    await expectCallCleanedUp(caller);
   });
 
   it('silence until the timeout: the agent prompts once, then says goodbye and hangs up (BYE to the caller)', async () => {
@@ -87,7 +80,7 @@ describe('call failures', () => {
         .slice(1),
     ).toEqual([SILENCE_PROMPT, GOODBYE_AFTER_SILENCE]);
     expect(record.turns.some((t) => t.role === 'caller')).toBe(false);
-    await callEndsCleanly(caller);
+    await expectCallCleanedUp(caller);
   });
 
   it('unintelligible speech: the caller hears an apology instead of silence, and the call goes on', async () => {
@@ -111,6 +104,6 @@ describe('call failures', () => {
     );
     expect(record.turns.filter((t) => t.role === 'caller' && t.text !== '')).toEqual([]);
     expect(record.outcome).toBe('caller_hung_up');
-    await callEndsCleanly(caller);
+    await expectCallCleanedUp(caller);
   });
 });

@@ -15,7 +15,7 @@ import { renderConversation, type ScriptedLine } from '../support/conversation-a
 import { provisionLine, type PhoneLine } from '../support/phone-lines.js';
 import { RtpMeter } from '../support/rtp-meter.js';
 import { parseSippTrace, runSippCaller } from '../support/sipp.js';
-import { agentActiveJobs, eventually, layout } from '../support/stack-env.js';
+import { agentActiveJobs, eventually, expectCallCleanedUp, layout } from '../support/stack-env.js';
 
 const LINE = '+15550103';
 // Generous gaps: each phrase starts well after the agent's previous reply has finished, so the
@@ -99,7 +99,7 @@ describe('the same conversation from a phone and from a browser', () => {
     expect(record.usage.sttAudioSeconds).toBeGreaterThan(1);
     expect(record.usage.llmCompletionTokens).toBeGreaterThan(0);
     expect(record.usage.ttsCharacters).toBeGreaterThan(100);
-    await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
+    await expectCallCleanedUp(caller);
   });
 
   it('from a browser: the same turns, tool calls and outcome; the page is disconnected', async () => {

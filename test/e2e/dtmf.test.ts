@@ -14,7 +14,7 @@ import { renderConversation } from '../support/conversation-audio.js';
 import { provisionLine, sippCall, type PhoneLine } from '../support/phone-lines.js';
 import { RtpMeter } from '../support/rtp-meter.js';
 import { dtmfSteps, runSippCaller } from '../support/sipp.js';
-import { agentActiveJobs, eventually, layout } from '../support/stack-env.js';
+import { agentActiveJobs, eventually, expectCallCleanedUp, layout } from '../support/stack-env.js';
 
 let line: PhoneLine;
 let audio: { ulaw: string; wav: string };
@@ -54,7 +54,7 @@ describe('DTMF', () => {
     const agentSaid = record.turns.filter((t) => t.role === 'agent').map((t) => t.text);
     expect(agentSaid).toContain(ACCOUNT_NUMBER_PROMPT);
     expect(agentSaid).toContain('Thank you. I have your account number: 4 3 2 1.');
-    await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
+    await expectCallCleanedUp(caller);
   });
 
   it('DTMF out: asked to send tones, the agent sends RFC 4733 telephone-events to the caller', async () => {
@@ -83,7 +83,7 @@ describe('DTMF', () => {
     expect(record.turns.filter((t) => t.role === 'agent').map((t) => t.text)).toContain(
       'I have sent the tones.',
     );
-    await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
+    await expectCallCleanedUp(caller);
   });
 
   it('a browser user asked for the account number is asked to say it instead', async () => {

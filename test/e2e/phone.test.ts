@@ -10,7 +10,7 @@ import { allCallRecords, waitForCallRecord } from '../support/call-records.js';
 import { provisionLine, sippCall, type PhoneLine } from '../support/phone-lines.js';
 import { RtpMeter } from '../support/rtp-meter.js';
 import { parseSippTrace, runSippCaller, writeSilenceUlaw, type SippCall } from '../support/sipp.js';
-import { agentActiveJobs, eventually, layout, roomClient } from '../support/stack-env.js';
+import { agentActiveJobs, expectCallCleanedUp, layout, roomClient } from '../support/stack-env.js';
 
 const LINE = '+15550101';
 const LINE_WITH_TIME_LIMIT = '+15550102';
@@ -82,11 +82,7 @@ describe('a phone call to the agent', () => {
     expect(record.answeredAt).toBeDefined();
     expect(record.turns.find((t) => t.role === 'agent')?.text).toMatch(/thank you for calling/);
 
-    await eventually(
-      'the call room to be deleted',
-      async () => (await roomsOf(caller)).length === 0,
-    );
-    await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
+    await expectCallCleanedUp(caller);
   });
 
   it('is ended by the agent at the time limit: the caller receives BYE after a spoken goodbye', async () => {
@@ -118,11 +114,7 @@ describe('a phone call to the agent', () => {
     const callMs = Date.parse(record.endedAt) - Date.parse(record.startedAt);
     expect(callMs).toBeGreaterThanOrEqual(TIME_LIMIT_MS);
 
-    await eventually(
-      'the call room to be deleted',
-      async () => (await roomsOf(caller)).length === 0,
-    );
-    await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
+    await expectCallCleanedUp(caller);
   });
 
   it('to a number with no trunk or dispatch rule is never answered, and leaves no room and no agent job', async () => {

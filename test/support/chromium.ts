@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
-
-const run = promisify(execFile);
+import { writeSilence } from './conversation-audio.js';
 
 /**
  * Debian's Chromium, driven by playwright-core (no browser download). The flags keep it from
@@ -32,18 +29,6 @@ export async function launchChromium(micWav: string): Promise<Browser> {
 /** A WAV file of digital silence for the fake microphone (Chromium's default fake mic beeps). */
 export async function writeSilenceWav(dir: string, seconds = 5): Promise<string> {
   const file = join(dir, 'silence.wav');
-  await run('sox', [
-    '-n',
-    '-r',
-    '48000',
-    '-c',
-    '1',
-    '-b',
-    '16',
-    file,
-    'trim',
-    '0',
-    String(seconds),
-  ]);
+  await writeSilence(file, 48_000, seconds);
   return file;
 }

@@ -27,37 +27,13 @@ export async function renderConversation(
     const speech = join(dir, `line-${i}.wav`);
     await run('espeak-ng', ['-v', 'en-us', '-w', speech, line.text]);
     const gap = join(dir, `gap-${i}.wav`);
-    await run('sox', [
-      '-n',
-      '-r',
-      '22050',
-      '-c',
-      '1',
-      '-b',
-      '16',
-      gap,
-      'trim',
-      '0',
-      String(Math.max(0.01, line.atSeconds - cursor)),
-    ]);
+    await writeSilence(gap, 22_050, Math.max(0.01, line.atSeconds - cursor));
     const { stdout } = await run('soxi', ['-D', speech]);
     cursor = line.atSeconds + Number(stdout.trim());
     parts.push(gap, speech);
   }
   const tail = join(dir, 'tail.wav');
-  await run('sox', [
-    '-n',
-    '-r',
-    '22050',
-    '-c',
-    '1',
-    '-b',
-    '16',
-    tail,
-    'trim',
-    '0',
-    String(Math.max(1, totalSeconds - cursor)),
-  ]);
+  await writeSilence(tail, 22_050, Math.max(1, totalSeconds - cursor));
   const full = join(dir, 'conversation.wav');
   await run('sox', [...parts, tail, full]);
   const ulaw = join(dir, 'conversation.ulaw');
@@ -65,4 +41,25 @@ export async function renderConversation(
   await run('sox', [full, '-r', '8000', '-c', '1', '-t', 'raw', '-e', 'u-law', '-b', '8', ulaw]);
   await run('sox', [full, '-r', '48000', '-c', '1', '-b', '16', wav]);
   return { ulaw, wav };
+}
+
+/** Writes `seconds` of digital silence as a mono 16-bit WAV at `sampleRate`. */
+export async function writeSilence(
+  file: string,
+  sampleRate: number,
+  seconds: number,
+): Promise<void> {
+  await run('sox', [
+    '-n',
+    '-r',
+    String(sampleRate),
+    '-c',
+    '1',
+    '-b',
+    '16',
+    file,
+    'trim',
+    '0',
+    String(seconds),
+  ]);
 }

@@ -36,3 +36,11 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/** After a call: its room is gone from the server and the shared worker runs no job. */
+export async function expectCallCleanedUp(roomNameContains: string): Promise<void> {
+  await eventually('the call room to be deleted', async () =>
+    (await roomClient().listRooms()).every((r) => !r.name.includes(roomNameContains)),
+  );
+  await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
+}
