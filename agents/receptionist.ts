@@ -43,6 +43,7 @@ import {
   SilencePolicy,
   TECHNICAL_TROUBLE_APOLOGY,
   TRANSCRIPTION_TIMEOUT_MS,
+  TransferDesk,
   userAwayTimeoutSeconds,
   type Channel,
   type DtmfSource,
@@ -139,9 +140,16 @@ export default defineAgent({
     live.onStatusChange((change) =>
       callLog.debug({ from: change.from, to: change.to }, 'call status changed'),
     );
+    // Aborted when the caller hangs up or the job ends: whatever runs on the caller's behalf stops.
+    const callerGone = new AbortController();
+    ctx.addShutdownCallback(() => {
+      callerGone.abort();
+      return Promise.resolve();
+    });
     ctx.room.on(RoomEvent.ParticipantDisconnected, (p: RemoteParticipant) => {
-      if (p.identity === participant.identity)
-        tracker.ended('caller_hung_up', 'the caller hung up');
+      if (p.identity !== participant.identity) return;
+      tracker.ended('caller_hung_up', 'the caller hung up');
+      callerGone.abort();
     });
 
     const models = createSpeechModels(config.models);
@@ -209,7 +217,8 @@ export default defineAgent({
       return Promise.resolve();
     });
     const onSilence = (): void => {
-      if (tracker.hasEnded) return;
+      // On hold during a transfer, silence is expected.
+      if (tracker.hasEnded || desk?.busy === true) return;
       if (silence.onSilence() === 'hang_up') {
         endCallAt(GOODBYE_AFTER_SILENCE, 'the caller was silent').catch((err: unknown) => {
           callLog.error({ err }, 'failed to end a silent call');
@@ -283,10 +292,33 @@ export default defineAgent({
       },
       signal: callEnded.signal,
     });
+    const desk =
+      options.transfer === undefined
+        ? undefined
+        : new TransferDesk({
+            livekit: config.livekit,
+            models,
+            vad: (ctx.proc.userData as Partial<ProcessData>).vad ?? null,
+            session,
+            room: ctx.room,
+            caller: () => live.current,
+            tracker,
+            options: options.transfer,
+            callerGone: callerGone.signal,
+            endJob: (reason) => ctx.shutdown(reason),
+          });
+    ctx.addShutdownCallback(async () => {
+      await desk?.settle();
+    });
     await session.start({
       agent: new voice.Agent({
         instructions: RECEPTIONIST_INSTRUCTIONS,
-        tools: [endCallTool, accountNumber, sendTonesTool(() => live.current)],
+        tools: [
+          endCallTool,
+          accountNumber,
+          sendTonesTool(() => live.current),
+          ...(desk?.tools() ?? []),
+        ],
       }),
       room: ctx.room,
       inputOptions: { participantIdentity: participant.identity },

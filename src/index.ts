@@ -14,3 +14,4 @@ export * from './dtmf/index.js';
 export * from './tools/account-number.js';
 export * from './conversation/last-words.js';
 export * from './tools/send-tones.js';
+export * from './transfer/index.js';

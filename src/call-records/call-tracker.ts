@@ -1,4 +1,5 @@
 import type { Caller } from '../caller/index.js';
+import type { TransferRecord } from '../transfer/record.js';
 import type { CallOutcome, CallRecord } from './schema.js';
 
 /**
@@ -11,6 +12,7 @@ export class CallTracker {
   private end?: { outcome: CallOutcome; reason: string; at: Date };
   private readonly turns: CallRecord['turns'] = [];
   private readonly toolCalls: CallRecord['toolCalls'] = [];
+  private readonly transfers: TransferRecord[] = [];
   private readonly timings = new Map<string, CallRecord['turnTimings'][number]>();
   private readonly usage: CallRecord['usage'] = {
     sttAudioSeconds: 0,
@@ -46,6 +48,10 @@ export class CallTracker {
 
   toolCalled(call: { name: string; arguments: string; output: string; isError: boolean }): void {
     this.toolCalls.push({ at: this.now().toISOString(), ...call });
+  }
+
+  transferAttempted(transfer: TransferRecord): void {
+    this.transfers.push(transfer);
   }
 
   /** Adds a reply's timings as the framework reports them (end of turn, then LLM, then TTS). */
@@ -98,6 +104,7 @@ export class CallTracker {
       endReason: end.reason,
       turns: this.turns,
       toolCalls: this.toolCalls,
+      transfers: this.transfers,
       // Replies that followed a caller turn (the greeting and prompts have no end of utterance).
       turnTimings: [...this.timings.values()].filter(
         (t) => t.endOfUtteranceDelayMs > 0 || t.transcriptionDelayMs > 0,

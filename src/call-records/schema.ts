@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TransferRecordSchema } from '../transfer/record.js';
 
 /**
  * One call record per call, one JSON object per line. Numbers live here, never in logs. The
@@ -79,6 +80,8 @@ export const CallRecordSchema = z.object({
       ttsTtfbMs: z.number().optional(),
     }),
   ),
+  /** Transfers tried during the call, in order (the last one decides a `transferred` outcome). */
+  transfers: z.array(TransferRecordSchema).default([]),
   usage: z.object({
     /** Seconds of caller audio sent to speech recognition. */
     sttAudioSeconds: z.number().nonnegative(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TransferOptionsSchema } from '../transfer/options.js';
 
 /**
  * Per-call options carried in the dispatch's agent metadata (a dispatch rule's
@@ -15,6 +16,8 @@ export const CallOptionsSchema = z
       .optional(),
     /** Silence (caller and agent quiet) before the agent prompts; a second one ends the call. Unit: ms. Default: 15000. */
     silenceTimeoutMs: z.number().int().min(1_000).max(600_000).optional(),
+    /** Where this line's calls may be transferred (see src/transfer/options.ts). Default: no transfers. */
+    transfer: TransferOptionsSchema.optional(),
   })
   .strict();
 

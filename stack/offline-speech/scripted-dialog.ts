@@ -43,11 +43,48 @@ export const INTENTS: Intent[] = [
     reply: { tool: 'send_dtmf_events', arguments: '{"events":["1","2","3"]}' },
   },
   {
+    name: 'transfer_to_human',
+    phrases: ['i want to speak to a person', 'connect me to an operator'],
+    reply: {
+      tool: 'transfer_to_human',
+      arguments: '{"reason":"the caller asked to speak to a person"}',
+    },
+  },
+  {
+    name: 'transfer_call',
+    phrases: ['transfer me to the front desk'],
+    reply: { tool: 'transfer_call' },
+  },
+  // The consult leg of a warm transfer: the colleague's answer to the briefing.
+  {
+    name: 'accept_transfer',
+    phrases: ['yes i will take the call', 'put them through'],
+    reply: { tool: 'accept_transfer' },
+  },
+  {
+    name: 'decline_transfer',
+    phrases: ['no i cannot take the call', 'i am too busy'],
+    reply: { tool: 'decline_transfer' },
+  },
+  {
+    name: 'voicemail_detected',
+    phrases: ['please leave a message after the tone'],
+    reply: { tool: 'voicemail_detected' },
+  },
+  {
     name: 'goodbye',
     phrases: ['goodbye', 'thank you goodbye'],
     reply: { tool: 'end_call' },
   },
 ];
+
+const SILENT_AFTER = new Set([
+  'transfer_to_human',
+  'transfer_call',
+  'accept_transfer',
+  'decline_transfer',
+  'voicemail_detected',
+]);
 
 export const NOT_UNDERSTOOD =
   "Sorry, I didn't catch that. You can ask about our opening hours or where we are, or say goodbye.";
@@ -126,6 +163,9 @@ export function nextTurn(messages: ChatMessage[], availableTools: string[]): Dia
         text: refused ? 'I can only send tones on a phone line.' : 'I have sent the tones.',
       };
     }
+    // The transfer tools speak their own outcome to the caller (or hand the call over), and the
+    // consult tools end the briefing: nothing to add.
+    if (name !== undefined && SILENT_AFTER.has(name)) return { kind: 'text', text: '' };
     return { kind: 'text', text: name === 'end_call' ? GOODBYE : 'Done.' };
   }
   const userText = normalize(text([...messages].reverse().find((m) => m.role === 'user')?.content));

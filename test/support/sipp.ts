@@ -26,12 +26,21 @@ export interface SippCall {
   holdMs: number;
   /** Scenario steps inserted right after the answer (see dtmfSteps). */
   afterAnswer?: string;
+  /**
+   * What the phone does with a REFER from livekit-sip: accept it (202, then NOTIFY 100 Trying and
+   * NOTIFY 200 OK), decline it (603), or treat it as a failure of the call (the default).
+   */
+  onRefer?: 'accept' | 'decline' | 'unexpected';
+  /** After declining a REFER, the caller stays this long on the line, then hangs up. */
+  afterReferMs?: number;
 }
 
 export interface SippResult {
   exitCode: number;
   answered: boolean;
   hangup?: 'local' | 'remote';
+  /** The Refer-To header of a REFER received, as sent. */
+  referTo?: string;
   /** Every SIP message sent and received, as SIPp traced it. */
   messages: string;
   log: string;
@@ -39,58 +48,79 @@ export interface SippResult {
 
 /** Runs one call of test/sipp/caller.xml and reports what happened on the wire. */
 export async function runSippCaller(call: SippCall, signal?: AbortSignal): Promise<SippResult> {
-  const dir = await mkdtemp(join(tmpdir(), 'sb-sipp-'));
-  const template = await readFile(join(SCENARIOS, 'caller.xml'), 'utf8');
-  const scenario = join(dir, 'caller.xml');
-  await writeFile(
-    scenario,
-    template
-      .replaceAll('@@MEDIA_FILE@@', call.mediaFile)
-      .replaceAll('@@ANSWER_TIMEOUT_MS@@', String(call.answerTimeoutMs))
-      .replaceAll('@@HOLD_MS@@', String(call.holdMs))
-      .replaceAll('@@AFTER_ANSWER@@', call.afterAnswer ?? ''),
+  const globalTimeoutS = Math.ceil((call.answerTimeoutMs + call.holdMs) / 1000) + 20;
+  return runScenario(
+    'caller.xml',
+    {
+      '@@MEDIA_FILE@@': call.mediaFile,
+      '@@ANSWER_TIMEOUT_MS@@': String(call.answerTimeoutMs),
+      '@@HOLD_MS@@': String(call.holdMs),
+      '@@AFTER_ANSWER@@': call.afterAnswer ?? '',
+      ...referSteps(call.onRefer ?? 'unexpected', call.holdMs, call.afterReferMs ?? 10_000),
+    },
+    [
+      `${call.target.host}:${call.target.port}`,
+      '-s',
+      call.called,
+      '-i',
+      call.localIp,
+      '-p',
+      String(call.sipPort),
+      '-mi',
+      call.localIp,
+      '-mp',
+      String(call.mediaPort),
+      '-key',
+      'caller',
+      call.caller,
+      '-key',
+      'recport',
+      String(call.recordPort),
+    ],
+    globalTimeoutS,
+    signal,
   );
+}
+
+/**
+ * Renders a scenario template (SIPp expands no -key values inside attributes, hence the
+ * placeholders), runs one call of it and collects SIPp's message trace and log.
+ */
+export async function runScenario(
+  template: string,
+  replacements: Record<string, string>,
+  args: string[],
+  globalTimeoutS: number,
+  signal?: AbortSignal,
+): Promise<SippResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'sb-sipp-'));
+  let text = await readFile(join(SCENARIOS, template), 'utf8');
+  for (const [key, value] of Object.entries(replacements)) text = text.replaceAll(key, value);
+  const scenario = join(dir, template);
+  await writeFile(scenario, text);
   const messageFile = join(dir, 'messages.log');
   const logFile = join(dir, 'scenario.log');
-  const globalTimeoutS = Math.ceil((call.answerTimeoutMs + call.holdMs) / 1000) + 20;
-  const args = [
-    `${call.target.host}:${call.target.port}`,
-    '-sf',
-    scenario,
-    '-s',
-    call.called,
-    '-i',
-    call.localIp,
-    '-p',
-    String(call.sipPort),
-    '-mi',
-    call.localIp,
-    '-mp',
-    String(call.mediaPort),
-    '-key',
-    'caller',
-    call.caller,
-    '-key',
-    'recport',
-    String(call.recordPort),
-    '-m',
-    '1',
-    '-nostdin',
-    '-timeout',
-    `${globalTimeoutS}s`,
-    '-timeout_error',
-    '-trace_msg',
-    '-message_file',
-    messageFile,
-    '-trace_logs',
-    '-log_file',
-    logFile,
-  ];
-  const child = spawn('sipp', args, {
-    cwd: dir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    ...(signal ? { signal } : {}),
-  });
+  const child = spawn(
+    'sipp',
+    [
+      ...args,
+      '-sf',
+      scenario,
+      '-m',
+      '1',
+      '-nostdin',
+      '-timeout',
+      `${globalTimeoutS}s`,
+      '-timeout_error',
+      '-trace_msg',
+      '-message_file',
+      messageFile,
+      '-trace_logs',
+      '-log_file',
+      logFile,
+    ],
+    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...(signal ? { signal } : {}) },
+  );
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exitCode = await new Promise<number>((resolve, reject) => {
@@ -102,10 +132,12 @@ export async function runSippCaller(call: SippCall, signal?: AbortSignal): Promi
   if (exitCode !== 0 && !/RESULT=/.test(log)) {
     throw new Error(`sipp failed (exit ${exitCode}): ${stderr.trim()}\n${messages.slice(-2000)}`);
   }
+  const referTo = /REFER_TO=\s*(.*)/.exec(log)?.[1]?.trim();
   return {
     exitCode,
     answered: log.includes('RESULT=answered'),
     ...(hangup === undefined ? {} : { hangup }),
+    ...(referTo === undefined ? {} : { referTo }),
     messages,
     log,
   };
@@ -117,6 +149,68 @@ async function readOptional(path: string): Promise<string> {
   } catch {
     return '';
   }
+}
+
+/** The REFER branch of test/sipp/caller.xml: none, accept with NOTIFYs, or decline with 603. */
+function referSteps(
+  mode: 'accept' | 'decline' | 'unexpected',
+  holdMs: number,
+  afterReferMs: number,
+): Record<string, string> {
+  if (mode === 'unexpected') return { '@@ON_REFER@@': '', '@@REFER_HANDLER@@': '' };
+  const response = (status: string) => `<send><![CDATA[
+
+      SIP/2.0 ${status}
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[caller]@[local_ip]:[local_port]>
+      Content-Length: 0
+
+    ]]></send>`;
+  const notify = (state: string, fragment: string) => `<send retrans="500"><![CDATA[
+
+      NOTIFY [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Test Caller" <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: [cseq] NOTIFY
+      Contact: <sip:[caller]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Event: refer
+      Subscription-State: ${state}
+      Content-Type: message/sipfrag;version=2.0
+      Content-Length: [len]
+
+      ${fragment}
+    ]]></send>
+  <recv response="200"/>`;
+  const handler =
+    mode === 'accept'
+      ? [
+          response('202 Accepted'),
+          '<nop><action><log message="REFER=accepted"/></action></nop>',
+          notify('active;expires=60', 'SIP/2.0 100 Trying'),
+          notify('terminated;reason=noresource', 'SIP/2.0 200 OK'),
+        ]
+      : [
+          response('603 Decline'),
+          '<nop><action><log message="REFER=declined"/></action></nop>',
+          `<pause milliseconds="${afterReferMs}"/>`,
+          '<nop next="hangup"/>',
+        ];
+  return {
+    '@@ON_REFER@@': `<recv request="REFER" optional="true" next="refer" timeout="${holdMs}" ontimeout="hangup">
+    <action>
+      <ereg regexp="[^\\r\\n]*" search_in="hdr" header="Refer-To:" check_it="true" assign_to="refer_to"/>
+      <log message="REFER_TO=[$refer_to]"/>
+    </action>
+  </recv>`,
+    '@@REFER_HANDLER@@': ['<label id="refer"/>', ...handler, '<nop next="wait"/>'].join('\n  '),
+  };
 }
 
 const DTMF_PCAPS: Record<string, string> = { '*': 'star', '#': 'pound' };

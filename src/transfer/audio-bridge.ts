@@ -1,0 +1,88 @@
+import {
+  AudioSource,
+  AudioStream,
+  LocalAudioTrack,
+  RemoteAudioTrack,
+  RoomEvent,
+  TrackKind,
+  TrackPublishOptions,
+  TrackSource,
+  type RemoteParticipant,
+  type RemoteTrack,
+  type Room,
+} from '@livekit/rtc-node';
+
+/**
+ * Connects a caller and a human who are in two different rooms, on a server without
+ * MoveParticipant (open-source livekit-server): each one's audio is republished in the other's
+ * room by this process. The AI agent is gone from the conversation; only this relay stays, until
+ * `close`.
+ */
+const SAMPLE_RATE = 48_000;
+
+export class AudioBridge {
+  private readonly abort = new AbortController();
+  private readonly pumps: Promise<void>[] = [];
+  private readonly sources: AudioSource[] = [];
+
+  /** Starts relaying `from`'s microphone in `fromRoom` into `toRoom`, as track `name`. */
+  async relay(fromRoom: Room, from: string, toRoom: Room, name: string): Promise<void> {
+    const source = new AudioSource(SAMPLE_RATE, 1);
+    this.sources.push(source);
+    const track = LocalAudioTrack.createAudioTrack(name, source);
+    await toRoom.localParticipant?.publishTrack(
+      track,
+      new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
+    );
+    const remote = await subscribedAudio(fromRoom, from, this.abort.signal);
+    this.pumps.push(this.pump(remote, source));
+  }
+
+  private async pump(track: RemoteTrack, source: AudioSource): Promise<void> {
+    const reader = new AudioStream(track, { sampleRate: SAMPLE_RATE, numChannels: 1 }).getReader();
+    const onAbort = () => void reader.cancel().catch(() => undefined);
+    this.abort.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done || this.abort.signal.aborted) break;
+        await source.captureFrame(value);
+      }
+    } catch {
+      // The track or the room went away: the bridge is over either way.
+    } finally {
+      this.abort.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    await Promise.allSettled(this.pumps);
+    await Promise.allSettled(this.sources.map((s) => s.close()));
+  }
+}
+
+/** The participant's audio track once this process is subscribed to it. */
+function subscribedAudio(room: Room, identity: string, signal: AbortSignal): Promise<RemoteTrack> {
+  const publications = [
+    ...(room.remoteParticipants.get(identity)?.trackPublications.values() ?? []),
+  ];
+  const existing = publications.find((p) => p.track instanceof RemoteAudioTrack)?.track;
+  if (existing instanceof RemoteAudioTrack) return Promise.resolve(existing);
+  return new Promise((resolve, reject) => {
+    const onTrack = (track: RemoteTrack, _pub: unknown, p: RemoteParticipant) => {
+      if (p.identity !== identity || track.kind !== TrackKind.KIND_AUDIO) return;
+      room.off(RoomEvent.TrackSubscribed, onTrack);
+      resolve(track);
+    };
+    room.on(RoomEvent.TrackSubscribed, onTrack);
+    signal.addEventListener(
+      'abort',
+      () => {
+        room.off(RoomEvent.TrackSubscribed, onTrack);
+        reject(new Error('the bridge closed before the audio track arrived'));
+      },
+      { once: true },
+    );
+  });
+}

@@ -1,0 +1,215 @@
+/**
+ * Transfers on the real stack: SIPp is the caller (on a line whose dispatch metadata configures
+ * the transfer) and the human (a UAS behind an outbound trunk). The caller asks for a person or
+ * the front desk by voice (espeak-ng through the offline recognizer); the human answers, is
+ * busy, never answers, declines, or hangs up, per test.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallRecord } from '../../src/call-records/index.js';
+import type { TransferOptions } from '../../src/transfer/index.js';
+import { waitForCallRecord } from '../support/call-records.js';
+import { renderConversation } from '../support/conversation-audio.js';
+import { provisionLine, sippCall } from '../support/phone-lines.js';
+import { RtpMeter } from '../support/rtp-meter.js';
+import { runSippHuman, type SippHuman } from '../support/sipp-human.js';
+import { dtmfSteps, parseSippTrace, runSippCaller, type SippCall } from '../support/sipp.js';
+import { expectCallCleanedUp, layout, roomClient, sipClient } from '../support/stack-env.js';
+import { addToneFrom, writeToneUlaw } from '../support/tones.js';
+
+const HUMAN_NUMBER = '+15550009999';
+const HUMAN_SIP_PORT = 5070;
+const HUMAN_REFER_URI = `sip:${HUMAN_NUMBER}@${layout.serviceIp}:${HUMAN_SIP_PORT}`;
+const COLD_TARGET = 'tel:+15550001234';
+
+let outboundTrunkId = '';
+let dir = '';
+const audio = {
+  /** "connect me to an operator" at 9 s, then a 1 kHz tone from 30 s (what the human should hear once connected). */
+  askForPerson: '',
+  /** "connect me to an operator" at 9 s, "goodbye" at 40 s. */
+  askThenGoodbye: '',
+  /** "transfer me to the front desk" at 9 s. */
+  askForFrontDesk: '',
+  /** The human's line: a steady 440 Hz tone. */
+  humanTone: '',
+  /** The human's answer to the briefing, by voice, 3 s after answering. */
+  humanDeclines: '',
+};
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sb-transfer-'));
+  const render = async (name: string, lines: { atSeconds: number; text: string }[]) =>
+    (await renderConversation(await mkdtemp(join(dir, name)), lines, 120)).ulaw;
+  const ask = await render('ask', [{ atSeconds: 9, text: 'connect me to an operator' }]);
+  audio.askForPerson = await addToneFrom(ask, 30, 1000);
+  audio.askThenGoodbye = await render('ask-bye', [
+    { atSeconds: 9, text: 'connect me to an operator' },
+    { atSeconds: 40, text: 'goodbye' },
+  ]);
+  audio.askForFrontDesk = await render('desk', [
+    { atSeconds: 9, text: 'transfer me to the front desk' },
+  ]);
+  audio.humanTone = await writeToneUlaw(dir, 440, 120);
+  audio.humanDeclines = await render('human-no', [
+    { atSeconds: 3, text: 'no i cannot take the call' },
+  ]);
+  const trunk = await sipClient().createSipOutboundTrunk(
+    'e2e human desk',
+    `${layout.serviceIp}:${HUMAN_SIP_PORT}`,
+    ['+15550000000'],
+  );
+  outboundTrunkId = trunk.sipTrunkId;
+});
+
+afterAll(async () => {
+  if (outboundTrunkId !== '') await sipClient().deleteSipTrunk(outboundTrunkId);
+});
+
+function transferOptions(overrides: Partial<TransferOptions> = {}): object {
+  return {
+    transfer: {
+      human: { number: HUMAN_NUMBER, outboundTrunkId, referTo: HUMAN_REFER_URI },
+      coldTarget: COLD_TARGET,
+      ringingTimeoutMs: 20_000,
+      ...overrides,
+    },
+  };
+}
+
+let slot = 0;
+
+/** One transfer call: the human waits on the trunk's address, the caller dials the line. */
+async function transferCall(opts: {
+  line: string;
+  caller: string;
+  lineOptions: object;
+  callerAudio: string;
+  call?: Partial<SippCall>;
+  human?: Partial<SippHuman> & Pick<SippHuman, 'behaviour'>;
+}) {
+  const n = slot++;
+  const line = await provisionLine(opts.line, opts.lineOptions);
+  const callerMeter = new RtpMeter(layout.serviceIp, 24600 + 2 * n);
+  const humanMeter = new RtpMeter(layout.serviceIp, 24800 + 2 * n);
+  await Promise.all([callerMeter.start(), humanMeter.start()]);
+  try {
+    const human =
+      opts.human === undefined
+        ? undefined
+        : runSippHuman({
+            localIp: layout.serviceIp,
+            sipPort: HUMAN_SIP_PORT,
+            mediaPort: 22800 + 2 * n,
+            recordPort: 24800 + 2 * n,
+            mediaFile: audio.humanTone,
+            ringMs: 500,
+            timeoutMs: 90_000,
+            ...opts.human,
+          });
+    const caller = await runSippCaller(
+      sippCall(opts.line, opts.caller, opts.callerAudio, {
+        recordPort: 24600 + 2 * n,
+        holdMs: 60_000,
+        ...opts.call,
+      }),
+    );
+    const humanResult = await human;
+    const record = await waitForCallRecord(
+      'the transferred call',
+      (r) => r.caller.channel === 'phone' && r.caller.callerNumber === opts.caller,
+    );
+    return { caller, human: humanResult, record, callerMeter, humanMeter };
+  } finally {
+    await Promise.all([callerMeter.close(), humanMeter.close(), line.release()]);
+  }
+}
+
+/** performance.now() time of an ISO time from the record (both clocks of this machine). */
+function perfTime(iso: string): number {
+  return Date.parse(iso) - performance.timeOrigin;
+}
+
+function lastTransfer(r: CallRecord) {
+  const t = r.transfers.at(-1);
+  if (t === undefined) throw new Error('the record has no transfer');
+  return t;
+}
+
+async function expectNoConsultRoom(): Promise<void> {
+  expect((await roomClient().listRooms()).filter((r) => r.name.includes('-consult'))).toEqual([]);
+}
+
+describe('warm transfer to a human', () => {
+  it('caller accepts REFER: Refer-To is the human, NOTIFY 100 then 200, livekit-sip hangs up the caller', async () => {
+    const { caller, human, record, callerMeter } = await transferCall({
+      line: '+15550301',
+      caller: '+15557650301',
+      lineOptions: transferOptions({ strategy: 'refer_first' }),
+      callerAudio: audio.askForPerson,
+      call: { onRefer: 'accept' },
+      human: { behaviour: 'answer', afterAnswer: dtmfSteps('1', 2000) },
+    });
+    expect(caller.answered).toBe(true);
+    expect(caller.referTo).toBe(`<${HUMAN_REFER_URI}>`);
+    const trace = parseSippTrace(caller.messages);
+    const notifies = trace.filter(
+      (m) => m.direction === 'sent' && m.startLine.startsWith('NOTIFY'),
+    );
+    expect(notifies.map((m) => /SIP\/2\.0 \d{3}[^\r\n]*$/.exec(m.text)?.[0])).toEqual([
+      'SIP/2.0 100 Trying',
+      'SIP/2.0 200 OK',
+    ]);
+    // After the final NOTIFY, livekit-sip ends the caller's leg itself.
+    expect(caller.hangup).toBe('remote');
+    // The consult leg ended too: the human got a BYE.
+    expect(human?.answered).toBe(true);
+    expect(human?.hangup).toBe('remote');
+
+    expect(record.outcome).toBe('transferred');
+    const t = lastTransfer(record);
+    expect(t).toMatchObject({ kind: 'warm', status: 'completed', method: 'refer' });
+    expect(t.handOffAttempts).toEqual([{ method: 'refer', status: 'completed' }]);
+    expect(t.phases.ringMs).toBeGreaterThan(0);
+    // On hold, the caller heard music, and nothing they said reached the agent.
+    const acceptedAt = perfTime(t.acceptedAt ?? '');
+    const heldFrom = perfTime(t.startedAt) + 1000;
+    const musicPackets = callerMeter
+      .loudTimestamps()
+      .filter((x) => x > heldFrom && x < acceptedAt).length;
+    expect(musicPackets).toBeGreaterThan(25);
+    await expectCallCleanedUp(record.room);
+    await expectNoConsultRoom();
+  });
+
+  it('caller refuses REFER with 603: the bridge connects caller and human, audio both ways', async () => {
+    const { caller, human, record, callerMeter, humanMeter } = await transferCall({
+      line: '+15550302',
+      caller: '+15557650302',
+      lineOptions: transferOptions({ strategy: 'refer_first' }),
+      callerAudio: audio.askForPerson,
+      call: { onRefer: 'decline', afterReferMs: 15_000 },
+      human: { behaviour: 'answer', afterAnswer: dtmfSteps('1', 2000) },
+    });
+    expect(caller.answered).toBe(true);
+    expect(caller.log).toContain('REFER=declined');
+    expect(caller.hangup).toBe('local');
+    expect(human?.hangup).toBe('remote');
+
+    expect(record.outcome).toBe('transferred');
+    const t = lastTransfer(record);
+    expect(t).toMatchObject({ status: 'completed', method: 'bridge' });
+    expect(t.handOffAttempts).toEqual([
+      { method: 'refer', status: 'refused', sipStatus: 603 },
+      { method: 'bridge', status: 'completed' },
+    ]);
+    // Once connected, the human's tone reaches the caller and the caller's tone the human.
+    const connectedAt = perfTime(t.connectedAt ?? '') + 300;
+    expect(callerMeter.loudPacketsAfter(connectedAt)).toBeGreaterThan(100);
+    expect(humanMeter.loudPacketsAfter(connectedAt)).toBeGreaterThan(100);
+    await expectCallCleanedUp(record.room);
+    await expectNoConsultRoom();
+  });
+});

@@ -1,0 +1,161 @@
+import { runScenario, type SippResult } from './sipp.js';
+
+/**
+ * The human a warm transfer dials, played by SIPp as a UAS on the outbound trunk's address.
+ *   answer     rings `ringMs`, answers with a G.711 stream of `mediaFile`, runs `afterAnswer`
+ *              (keypad presses, or hangUpAfterMs), and waits for livekit-sip's BYE
+ *   busy       486 Busy Here
+ *   no_answer  rings until livekit-sip gives up (CANCEL), then 487
+ */
+export interface SippHuman {
+  behaviour: 'answer' | 'busy' | 'no_answer';
+  localIp: string;
+  sipPort: number;
+  mediaPort: number;
+  /** Port the SDP advertises, where an RtpMeter listens for what the human hears. */
+  recordPort: number;
+  mediaFile: string;
+  ringMs: number;
+  /** Scenario steps after the answer, e.g. dtmfSteps('1', 2000). */
+  afterAnswer?: string;
+  /** Hang up this long after answering (instead of waiting for BYE). */
+  hangUpAfterMs?: number;
+  /** How long the whole scenario may take. */
+  timeoutMs: number;
+}
+
+const RESPONSE_HEADERS = `[last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]`;
+
+function answerSteps(h: SippHuman): string {
+  const hangUp =
+    h.hangUpAfterMs === undefined
+      ? ''
+      : `<pause milliseconds="${h.hangUpAfterMs}"/>\n  <nop next="hangup"/>`;
+  return `<pause milliseconds="${h.ringMs}"/>
+  <send retrans="500"><![CDATA[
+
+      SIP/2.0 200 OK
+      ${RESPONSE_HEADERS}
+      [last_CSeq:]
+      Contact: <sip:human@[local_ip]:[local_port]>
+      Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=- 3 3 IN IP[media_ip_type] [media_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [recport] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+      a=ptime:20
+      a=sendrecv
+
+  ]]></send>
+  <recv request="ACK" crlf="true"/>
+  <nop><action><log message="RESULT=answered"/></action></nop>
+  <nop><action><exec rtp_stream="${h.mediaFile},-1,0"/></action></nop>
+  ${h.afterAnswer ?? ''}
+  ${hangUp}
+  <recv request="BYE" timeout="${h.timeoutMs}" ontimeout="hangup"/>
+  <nop><action><log message="HANGUP=remote"/></action></nop>
+  <send><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>
+  <nop next="end"/>
+  <label id="hangup"/>
+  <nop><action><log message="HANGUP=local"/></action></nop>
+  <send retrans="500"><![CDATA[
+
+      BYE [$lk_contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:human@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+      To: [$lk_from]
+      Call-ID: [call_id]
+      CSeq: [cseq] BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="200"/>`;
+}
+
+function busySteps(): string {
+  return `<send><![CDATA[
+
+      SIP/2.0 486 Busy Here
+      ${RESPONSE_HEADERS}
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>
+  <recv request="ACK" crlf="true"/>
+  <nop><action><log message="RESULT=busy"/></action></nop>`;
+}
+
+function noAnswerSteps(h: SippHuman): string {
+  return `<recv request="CANCEL" timeout="${h.timeoutMs}"/>
+  <send><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>
+  <send><![CDATA[
+
+      SIP/2.0 487 Request Terminated
+      ${RESPONSE_HEADERS}
+      CSeq: [$invite_cseq] INVITE
+      Content-Length: 0
+
+  ]]></send>
+  <recv request="ACK" crlf="true"/>
+  <nop><action><log message="RESULT=cancelled"/></action></nop>`;
+}
+
+export function runSippHuman(h: SippHuman, signal?: AbortSignal): Promise<SippResult> {
+  const answer =
+    h.behaviour === 'answer'
+      ? answerSteps(h)
+      : h.behaviour === 'busy'
+        ? busySteps()
+        : noAnswerSteps(h);
+  return runScenario(
+    'human.xml',
+    { '@@ANSWER@@': answer },
+    [
+      '-i',
+      h.localIp,
+      '-p',
+      String(h.sipPort),
+      '-mi',
+      h.localIp,
+      '-mp',
+      String(h.mediaPort),
+      '-key',
+      'recport',
+      String(h.recordPort),
+    ],
+    Math.ceil(h.timeoutMs / 1000) + 30,
+    signal,
+  );
+}

@@ -1,0 +1,69 @@
+import { execFile } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Raw G.711 µ-law (SIPp's RTP stream format) of a sine tone, `seconds` long, at -10 dBFS. */
+export async function writeToneUlaw(
+  dir: string,
+  frequencyHz: number,
+  seconds: number,
+): Promise<string> {
+  const file = join(dir, `tone-${frequencyHz}.ulaw`);
+  await run('sox', [
+    '-n',
+    '-r',
+    '8000',
+    '-c',
+    '1',
+    '-t',
+    'raw',
+    '-e',
+    'u-law',
+    '-b',
+    '8',
+    file,
+    'synth',
+    String(seconds),
+    'sine',
+    String(frequencyHz),
+    'vol',
+    '0.3',
+  ]);
+  return file;
+}
+
+/** Mixes a tone into a µ-law recording from `fromSeconds` on (the recording keeps its length). */
+export async function addToneFrom(
+  ulaw: string,
+  fromSeconds: number,
+  frequencyHz: number,
+): Promise<string> {
+  const raw = ['-t', 'raw', '-e', 'u-law', '-b', '8', '-r', '8000', '-c', '1'];
+  const out = ulaw.replace(/\.ulaw$/, `-tone${frequencyHz}.ulaw`);
+  const tone = ulaw.replace(/\.ulaw$/, `-tone${frequencyHz}.wav`);
+  // One byte per sample at 8 kHz.
+  const seconds = (await stat(ulaw)).size / 8000 - fromSeconds;
+  await run('sox', [
+    '-n',
+    '-r',
+    '8000',
+    '-c',
+    '1',
+    '-b',
+    '16',
+    tone,
+    'synth',
+    String(seconds),
+    'sine',
+    String(frequencyHz),
+    'vol',
+    '0.3',
+    'pad',
+    String(fromSeconds),
+  ]);
+  await run('sox', ['-m', ...raw, ulaw, tone, ...raw, out]);
+  return out;
+}

@@ -1,0 +1,254 @@
+import { ParticipantKind } from '@livekit/rtc-node';
+import { describe, expect, it } from 'vitest';
+import { describeCaller, type Caller } from '../../src/caller/index.js';
+import { parseCallOptions } from '../../src/dispatch/index.js';
+import {
+  briefingText,
+  dialFailure,
+  handOffSteps,
+  referFailure,
+  referTarget,
+  sipStatusOf,
+  toSipSeconds,
+  TRANSFER_EXPLANATIONS,
+  type HandOffStrategy,
+  type TransferFailureStatus,
+} from '../../src/transfer/index.js';
+
+/** Errors as livekit-server-sdk raises them: OSS puts the SIP status in the message only. */
+const ossError = (code: string, message: string) =>
+  Object.assign(new Error(message), { name: 'ServerError', code, status: 400 });
+const cloudError = (code: string, sipStatusCode: number) =>
+  Object.assign(new Error('call failed'), { code, sipStatusCode });
+
+describe('toSipSeconds', () => {
+  it.each([
+    [1, 1],
+    [999, 1],
+    [1000, 1],
+    [1001, 2],
+    [30_000, 30],
+    [0, 1],
+  ])('%d ms -> %d s', (ms, s) => expect(toSipSeconds(ms)).toBe(s));
+
+  it.each([[-1], [Number.NaN], [Number.POSITIVE_INFINITY]])('rejects %d', (ms) =>
+    expect(() => toSipSeconds(ms)).toThrow(RangeError),
+  );
+});
+
+describe('sipStatusOf', () => {
+  it.each([
+    [
+      'OSS message',
+      ossError('resource_exhausted', 'INVITE failed: sip status: 486: Busy Here'),
+      486,
+    ],
+    [
+      'OSS transfer message',
+      ossError('permission_denied', 'call transfer failed: sip status: 603: Decline'),
+      603,
+    ],
+    ['Cloud getter', cloudError('resource_exhausted', 480), 480],
+    ['metadata', Object.assign(new Error('x'), { metadata: { sip_status_code: '404' } }), 404],
+    ['no status', new Error('socket hang up'), undefined],
+    ['not an error', 'oops', undefined],
+  ])('%s', (_name, err, status) => expect(sipStatusOf(err)).toBe(status));
+});
+
+describe('dialFailure: why the human was not reached', () => {
+  it.each<[string, unknown, TransferFailureStatus, number | undefined]>([
+    [
+      '486 busy',
+      ossError('resource_exhausted', 'INVITE failed: sip status: 486: Busy Here'),
+      'busy',
+      486,
+    ],
+    ['600 busy everywhere', cloudError('resource_exhausted', 600), 'busy', 600],
+    ['480 unavailable', cloudError('resource_exhausted', 480), 'no_answer', 480],
+    ['408 timeout', cloudError('deadline_exceeded', 408), 'no_answer', 408],
+    ['487 cancelled', cloudError('aborted', 487), 'no_answer', 487],
+    [
+      '603 decline',
+      ossError('permission_denied', 'INVITE failed: sip status: 603: Decline'),
+      'declined',
+      603,
+    ],
+    ['403 forbidden', cloudError('permission_denied', 403), 'declined', 403],
+    ['404 not found', cloudError('not_found', 404), 'failed', 404],
+    ['503 unavailable', cloudError('failed_precondition', 503), 'failed', 503],
+    ['ringing timeout', ossError('canceled', 'sip request timed out'), 'no_answer', undefined],
+    [
+      'client timeout',
+      Object.assign(new Error('aborted'), { name: 'TimeoutError' }),
+      'no_answer',
+      undefined,
+    ],
+    ['other', new Error('connection refused'), 'failed', undefined],
+  ])('%s', (_name, err, status, sipStatus) => {
+    const failure = dialFailure(err);
+    expect(failure.status).toBe(status);
+    expect(failure.sipStatus).toBe(sipStatus);
+  });
+});
+
+describe('referFailure: why the REFER did not complete', () => {
+  it.each<[string, unknown, TransferFailureStatus, number | undefined]>([
+    [
+      '603 decline',
+      ossError('permission_denied', 'call transfer failed: sip status: 603: Decline'),
+      'refused',
+      603,
+    ],
+    ['405 not allowed', cloudError('invalid_argument', 405), 'refused', 405],
+    ['501 not implemented', cloudError('failed_precondition', 501), 'refused', 501],
+    [
+      'NOTIFY 486',
+      ossError('resource_exhausted', 'call transfer failed: sip status: 486: Busy Here'),
+      'refused',
+      486,
+    ],
+    ['408', cloudError('deadline_exceeded', 408), 'timed_out', 408],
+    ['504', cloudError('deadline_exceeded', 504), 'timed_out', 504],
+    [
+      'client timeout',
+      Object.assign(new Error('The operation was aborted due to timeout'), {
+        name: 'TimeoutError',
+      }),
+      'timed_out',
+      undefined,
+    ],
+    [
+      'deadline',
+      ossError('deadline_exceeded', 'context deadline exceeded'),
+      'timed_out',
+      undefined,
+    ],
+    ['other', new Error('no SIP session associated with participant'), 'failed', undefined],
+  ])('%s', (_name, err, status, sipStatus) => {
+    const failure = referFailure(err);
+    expect(failure.status).toBe(status);
+    expect(failure.sipStatus).toBe(sipStatus);
+  });
+});
+
+const phone = describeCaller({
+  identity: 'sip_+15551230000',
+  kind: ParticipantKind.SIP,
+  attributes: { 'sip.callID': 'SCL_1', 'sip.phoneNumber': '+15551230000' },
+});
+const web = describeCaller({
+  identity: 'web-user-1',
+  kind: ParticipantKind.STANDARD,
+  attributes: {},
+});
+const phoneWithoutDialog: Caller = { ...phone, capabilities: { dtmf: true, referTransfer: false } };
+
+describe('handOffSteps: how an accepted transfer reaches the human', () => {
+  it.each<[string, Caller, HandOffStrategy, string[]]>([
+    ['phone, refer first', phone, 'refer_first', ['refer', 'join']],
+    ['phone, bridge first', phone, 'bridge_first', ['join', 'refer']],
+    ['phone, bridge only', phone, 'bridge_only', ['join']],
+    ['phone without a SIP dialog, refer first', phoneWithoutDialog, 'refer_first', ['join']],
+    ['web, refer first', web, 'refer_first', ['join']],
+    ['web, bridge first', web, 'bridge_first', ['join']],
+    ['web, bridge only', web, 'bridge_only', ['join']],
+  ])('%s', (_name, caller, strategy, steps) =>
+    expect(handOffSteps(caller, strategy)).toEqual(steps),
+  );
+});
+
+describe('referTarget', () => {
+  it.each([
+    ['sip:desk@pbx.example.com', 'sip:desk@pbx.example.com'],
+    ['sips:desk@pbx.example.com', 'sips:desk@pbx.example.com'],
+    ['tel:+15550001234', 'tel:+15550001234'],
+    ['+15550001234', 'tel:+15550001234'],
+    ['15550001234', 'tel:+15550001234'],
+  ])('%s -> %s', (input, out) => expect(referTarget(input)).toBe(out));
+
+  it('rejects anything else without echoing it (it may be a phone number)', () => {
+    expect(() => referTarget('call +1555 please')).toThrow(/sip:, sips: or tel:/);
+    expect(() => referTarget('call +1555 please')).not.toThrow(/1555/);
+  });
+});
+
+describe('the caller hears why a transfer failed and what next', () => {
+  it.each(Object.entries(TRANSFER_EXPLANATIONS).filter(([s]) => s !== 'caller_hung_up'))(
+    '%s',
+    (_status, text) => {
+      expect(text).toMatch(/^I/);
+      expect(text).toMatch(/What would you like to do\?$/);
+    },
+  );
+  it('nobody is left to tell when the caller hung up', () =>
+    expect(TRANSFER_EXPLANATIONS.caller_hung_up).toBe(''));
+});
+
+describe('briefingText', () => {
+  const turn = (role: 'caller' | 'agent', text: string) => ({
+    role,
+    text,
+    at: '2026-11-22T00:00:00.000Z',
+  });
+  it('says who is waiting, why, the last things they said, and how to answer', () => {
+    const text = briefingText({
+      reason: 'a billing question',
+      channel: 'phone',
+      turns: [
+        turn('agent', 'How can I help you today'),
+        turn('caller', 'one'),
+        turn('caller', 'two'),
+        turn('caller', 'three'),
+        turn('caller', 'four'),
+        turn('caller', '  '),
+      ],
+    });
+    expect(text).toContain('a caller on the phone on hold');
+    expect(text).toContain('They need help with: a billing question.');
+    expect(text).toContain('They said: two. three. four.');
+    expect(text).not.toContain('How can I help');
+    expect(text).toContain('press 1');
+    expect(text).toContain('press 2');
+  });
+  it('leaves out what it does not know', () => {
+    const text = briefingText({ reason: ' ', channel: 'web', turns: [] });
+    expect(text).toContain('a caller on the website');
+    expect(text).not.toContain('They need help');
+    expect(text).not.toContain('They said');
+  });
+});
+
+describe('transfer options in the dispatch metadata', () => {
+  const human = { number: '+15550009999', outboundTrunkId: 'ST_abc' };
+  it('applies defaults', () => {
+    const r = parseCallOptions(JSON.stringify({ transfer: { human } }));
+    expect(r).toEqual({
+      ok: true,
+      options: {
+        transfer: {
+          human,
+          strategy: 'refer_first',
+          ringingTimeoutMs: 30_000,
+          consultTimeoutMs: 60_000,
+          referTimeoutMs: 20_000,
+        },
+      },
+    });
+  });
+  it.each([
+    ['an unknown strategy', { human, strategy: 'fax' }, 'strategy'],
+    [
+      "a REFER timeout beyond livekit-sip's 30 s",
+      { human, referTimeoutMs: 60_000 },
+      'referTimeoutMs',
+    ],
+    ['a target that is no URI', { coldTarget: 'front desk' }, 'coldTarget'],
+    ['a human without a trunk', { human: { number: '+15550009999' } }, 'outboundTrunkId'],
+    ['bad DTMF', { human: { ...human, dtmf: '12x' } }, 'dtmf'],
+    ['a misspelt key', { human, ringingTimeout: 10 }, 'ringingTimeout'],
+  ])('rejects %s', (_name, transfer, path) => {
+    const r = parseCallOptions(JSON.stringify({ transfer }));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toContain(path);
+  });
+});
