@@ -3,13 +3,22 @@
  * dispatches the agent), publishes the microphone and plays the agent. It also measures the
  * agent's audio with WebAudio and exposes the figures on `window.switchboard` for the tests.
  */
-import { Room, RoomEvent, TokenSource, Track, type RemoteTrack } from 'livekit-client';
+import {
+  Room,
+  RoomEvent,
+  TokenSource,
+  Track,
+  type RemoteTrack,
+  type RemoteTrackPublication,
+} from 'livekit-client';
 
 interface CallState {
   phase: 'idle' | 'connecting' | 'connected' | 'ended' | 'failed';
   roomName?: string;
   agentJoined: boolean;
   agentAudio: { frames: number; loudFrames: number; peakRms: number; firstLoudAtMs?: number };
+  /** Loud 50 ms windows per received track name (e.g. the agent's voice, hold music, a bridged human). */
+  loudFramesByTrack: Record<string, number>;
   error?: string;
 }
 
@@ -26,6 +35,7 @@ const state: CallState = {
   phase: 'idle',
   agentJoined: false,
   agentAudio: { frames: 0, loudFrames: 0, peakRms: 0 },
+  loudFramesByTrack: {},
 };
 window.switchboard = state;
 
@@ -51,11 +61,11 @@ async function call(): Promise<void> {
   room.on(RoomEvent.ParticipantConnected, (p) => {
     if (p.isAgent) state.agentJoined = true;
   });
-  room.on(RoomEvent.TrackSubscribed, (track: RemoteTrack) => {
+  room.on(RoomEvent.TrackSubscribed, (track: RemoteTrack, publication: RemoteTrackPublication) => {
     if (track.kind !== Track.Kind.Audio) return;
     // Chrome delivers remote WebRTC audio to WebAudio only while a media element plays it too.
     document.body.appendChild(track.attach());
-    measure(track.mediaStreamTrack);
+    measure(track.mediaStreamTrack, publication.trackName);
   });
   room.on(RoomEvent.Disconnected, () => setPhase('ended'));
   await room.connect(serverUrl, participantToken);
@@ -65,7 +75,7 @@ async function call(): Promise<void> {
   setPhase('connected');
 }
 
-function measure(track: MediaStreamTrack): void {
+function measure(track: MediaStreamTrack, name: string): void {
   const audio = new AudioContext();
   const analyser = audio.createAnalyser();
   analyser.fftSize = 1024;
@@ -86,6 +96,7 @@ function measure(track: MediaStreamTrack): void {
     a.peakRms = Math.max(a.peakRms, rms);
     if (rms > LOUD_RMS) {
       a.loudFrames++;
+      state.loudFramesByTrack[name] = (state.loudFramesByTrack[name] ?? 0) + 1;
       a.firstLoudAtMs ??= performance.now() - started;
     }
     levelBar.style.width = `${Math.min(100, rms * 400)}%`;

@@ -37,6 +37,9 @@ export class ConsultCall {
   private readonly decided: Promise<ConsultDecision>;
   private decide!: (d: ConsultDecision) => void;
 
+  /** What was said on the consult leg, in order, for the call record. */
+  readonly transcript: { role: 'agent' | 'human'; text: string }[] = [];
+
   constructor(
     readonly roomName: string,
     private readonly deps: ConsultDeps,
@@ -132,6 +135,12 @@ export class ConsultCall {
       ...(model === undefined ? {} : { llm: model }),
     });
     this.session = session;
+    session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
+      if (ev.item.type !== 'message') return;
+      const text = ev.item.textContent ?? '';
+      if (ev.item.role === 'assistant') this.transcript.push({ role: 'agent', text });
+      if (ev.item.role === 'user') this.transcript.push({ role: 'human', text });
+    });
     await session.start({
       agent: new voice.Agent({ instructions: CONSULT_INSTRUCTIONS, tools }),
       room: this.room,

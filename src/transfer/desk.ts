@@ -1,5 +1,5 @@
 import { llm, type VAD, type voice } from '@livekit/agents';
-import { RoomEvent, type RemoteParticipant, type Room } from '@livekit/rtc-node';
+import { RoomEvent, type AudioFrame, type RemoteParticipant, type Room } from '@livekit/rtc-node';
 import { RoomServiceClient, SipClient } from 'livekit-server-sdk';
 import { z } from 'zod';
 import type { CallTracker } from '../call-records/index.js';
@@ -12,6 +12,7 @@ import {
   HOLD_ANNOUNCEMENT,
   TRANSFER_EXPLANATIONS,
 } from './explanations.js';
+import { decodeHoldMusic } from './hold.js';
 import type { TransferOptions } from './options.js';
 import type { TransferOutcome } from './outcome.js';
 import { toSipSeconds } from './sip-units.js';
@@ -40,8 +41,13 @@ export interface TransferDeskInput {
 export class TransferDesk {
   private inProgress = false;
   private readonly background: Promise<unknown>[] = [];
+  /** Decoded while the call goes on, so putting the caller on hold costs no decoding. */
+  private readonly holdMusic: Promise<readonly AudioFrame[]>;
 
-  constructor(private readonly input: TransferDeskInput) {}
+  constructor(private readonly input: TransferDeskInput) {
+    this.holdMusic =
+      input.options.human === undefined ? Promise.resolve([]) : decodeHoldMusic().catch(() => []);
+  }
 
   /** A transfer is under way: the caller is on hold, so silence is expected. */
   get busy(): boolean {
@@ -115,7 +121,16 @@ export class TransferDesk {
           ? { sipStatus: outcome.sipStatus }
           : {}),
         ...('detail' in outcome ? { detail: outcome.detail } : {}),
-        handOffAttempts: [{ method: 'refer', status: outcome.status }],
+        handOffAttempts: [
+          {
+            method: 'refer',
+            status: outcome.status,
+            ...('sipStatus' in outcome && outcome.sipStatus !== undefined
+              ? { sipStatus: outcome.sipStatus }
+              : {}),
+          },
+        ],
+        consult: [],
         startedAt: startedAt.toISOString(),
         phases: { handOffMs: Date.now() - startedAt.getTime() },
       });
@@ -154,6 +169,7 @@ export class TransferDesk {
         human,
         reason,
         callerGone: this.input.callerGone,
+        holdMusic: this.holdMusic,
       });
       tracker.transferAttempted(result.record);
       if (result.outcome.status !== 'completed') return await this.explain(result.outcome);

@@ -18,6 +18,8 @@ export const TransferRecordSchema = z.object({
       sipStatus: z.number().int().optional(),
     }),
   ),
+  /** The consult leg as said: the agent's briefing and notices, the human's transcribed replies. */
+  consult: z.array(z.object({ role: z.enum(['agent', 'human']), text: z.string() })),
   startedAt: z.iso.datetime(),
   acceptedAt: z.iso.datetime().optional(),
   connectedAt: z.iso.datetime().optional(),

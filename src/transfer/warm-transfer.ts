@@ -1,5 +1,5 @@
 import type { VAD, voice } from '@livekit/agents';
-import type { Room } from '@livekit/rtc-node';
+import type { AudioFrame, Room } from '@livekit/rtc-node';
 import { RoomServiceClient, SipClient } from 'livekit-server-sdk';
 import type { CallRecord } from '../call-records/index.js';
 import type { Caller } from '../caller/index.js';
@@ -36,6 +36,7 @@ export interface WarmTransferInput {
   reason: string;
   /** Aborted when the caller hangs up or the job shuts down. */
   callerGone: AbortSignal;
+  holdMusic: Promise<readonly AudioFrame[]>;
 }
 
 /** After a completed hand-off in LiveKit: what still runs until one side hangs up. */
@@ -84,12 +85,13 @@ export async function warmTransfer(input: WarmTransferInput): Promise<WarmTransf
     ...(input.reason === '' ? {} : { reason: input.reason }),
     status: 'failed',
     handOffAttempts: [],
+    consult: [],
     startedAt: new Date().toISOString(),
     phases: {},
   };
   const since = (t: number) => Math.round(performance.now() - t);
   const holdStart = performance.now();
-  const hold = new CallerHold(input.session, input.callerRoom);
+  const hold = new CallerHold(input.session, input.callerRoom, input.holdMusic);
   await hold.start();
   const consult = new ConsultCall(consultRoomName, {
     livekit: input.livekit,
@@ -112,6 +114,7 @@ export async function warmTransfer(input: WarmTransferInput): Promise<WarmTransf
     await consult.room.disconnect().catch(() => undefined);
     await hold.release(!callerGone.aborted);
     record.phases.holdMs = since(holdStart);
+    record.consult = consult.transcript;
     Object.assign(record, {
       status: failure.status,
       detail: failure.detail,
@@ -234,6 +237,7 @@ export async function warmTransfer(input: WarmTransferInput): Promise<WarmTransf
   );
 
   function connected(method: HandOffMethod, joined: JoinedCall | undefined): WarmTransferResult {
+    record.consult = consult.transcript;
     record.status = 'completed';
     record.method = method;
     record.connectedAt = new Date().toISOString();

@@ -52,7 +52,7 @@ export const INTENTS: Intent[] = [
   },
   {
     name: 'transfer_call',
-    phrases: ['transfer me to the front desk'],
+    phrases: ['please transfer my call to reception'],
     reply: { tool: 'transfer_call' },
   },
   // The consult leg of a warm transfer: the colleague's answer to the briefing.

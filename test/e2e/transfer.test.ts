@@ -9,7 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../src/call-records/index.js';
-import type { TransferOptions } from '../../src/transfer/index.js';
+import {
+  CALLER_LEFT_NOTICE,
+  COLD_TRANSFER_ANNOUNCEMENT,
+  TRANSFER_EXPLANATIONS,
+  type TransferOptions,
+} from '../../src/transfer/index.js';
 import { waitForCallRecord } from '../support/call-records.js';
 import { renderConversation } from '../support/conversation-audio.js';
 import { provisionLine, sippCall } from '../support/phone-lines.js';
@@ -31,7 +36,7 @@ const audio = {
   askForPerson: '',
   /** "connect me to an operator" at 9 s, "goodbye" at 40 s. */
   askThenGoodbye: '',
-  /** "transfer me to the front desk" at 9 s. */
+  /** "please transfer my call to reception" at 9 s. */
   askForFrontDesk: '',
   /** The human's line: a steady 440 Hz tone. */
   humanTone: '',
@@ -50,7 +55,7 @@ beforeAll(async () => {
     { atSeconds: 40, text: 'goodbye' },
   ]);
   audio.askForFrontDesk = await render('desk', [
-    { atSeconds: 9, text: 'transfer me to the front desk' },
+    { atSeconds: 9, text: 'please transfer my call to reception' },
   ]);
   audio.humanTone = await writeToneUlaw(dir, 440, 120);
   audio.humanDeclines = await render('human-no', [
@@ -211,5 +216,168 @@ describe('warm transfer to a human', () => {
     expect(humanMeter.loudPacketsAfter(connectedAt)).toBeGreaterThan(100);
     await expectCallCleanedUp(record.room);
     await expectNoConsultRoom();
+  });
+});
+
+describe('warm transfer failures: the caller comes back to the agent, off hold', () => {
+  /** Back with the agent: the caller heard the explanation, then said goodbye and the agent hung up. */
+  function expectBackWithAgent(record: CallRecord, explanation: string) {
+    const after = record.turns.filter(
+      (t) => Date.parse(t.at) >= Date.parse(lastTransfer(record).startedAt),
+    );
+    expect(after.map((t) => t.text)).toContain(explanation);
+    expect(after.filter((t) => t.role === 'caller').map((t) => t.text)).toContain('goodbye');
+    expect(record.outcome).toBe('completed');
+  }
+
+  it('human is busy (486): the caller hears so and carries on with the agent', async () => {
+    const { caller, human, record } = await transferCall({
+      line: '+15550303',
+      caller: '+15557650303',
+      lineOptions: transferOptions(),
+      callerAudio: audio.askThenGoodbye,
+      human: { behaviour: 'busy' },
+    });
+    expect(human?.log).toContain('RESULT=busy');
+    expect(caller.hangup).toBe('remote');
+    expect(lastTransfer(record)).toMatchObject({ status: 'busy', sipStatus: 486 });
+    expectBackWithAgent(record, TRANSFER_EXPLANATIONS.busy);
+    await expectCallCleanedUp(record.room);
+    await expectNoConsultRoom();
+  });
+
+  it('human never answers: livekit-sip cancels at the ringing timeout', async () => {
+    const { caller, human, record } = await transferCall({
+      line: '+15550304',
+      caller: '+15557650304',
+      lineOptions: transferOptions({ ringingTimeoutMs: 5_000 }),
+      callerAudio: audio.askThenGoodbye,
+      human: { behaviour: 'no_answer' },
+    });
+    expect(human?.log).toContain('RESULT=cancelled');
+    expect(caller.hangup).toBe('remote');
+    const t = lastTransfer(record);
+    expect(t.status).toBe('no_answer');
+    expect(t.phases.ringMs).toBeGreaterThanOrEqual(5_000);
+    expectBackWithAgent(record, TRANSFER_EXPLANATIONS.no_answer);
+    await expectCallCleanedUp(record.room);
+  });
+
+  it('human declines by voice after the briefing', async () => {
+    const { human, record } = await transferCall({
+      line: '+15550305',
+      caller: '+15557650305',
+      lineOptions: transferOptions(),
+      callerAudio: audio.askThenGoodbye,
+      human: { behaviour: 'answer', mediaFile: audio.humanDeclines },
+    });
+    expect(human?.hangup).toBe('remote');
+    const t = lastTransfer(record);
+    expect(t.status).toBe('declined');
+    expect(t.consult[0]?.text).toMatch(
+      /^Hello, this is the switchboard assistant\. I have a caller on the phone on hold\./,
+    );
+    expect(t.consult.filter((c) => c.role === 'human').map((c) => c.text)).toContain(
+      'no i cannot take the call',
+    );
+    expectBackWithAgent(record, TRANSFER_EXPLANATIONS.declined);
+    await expectCallCleanedUp(record.room);
+  });
+
+  it('human hangs up during the briefing: the caller is taken off hold', async () => {
+    const { human, record } = await transferCall({
+      line: '+15550306',
+      caller: '+15557650306',
+      lineOptions: transferOptions(),
+      callerAudio: audio.askThenGoodbye,
+      human: { behaviour: 'answer', hangUpAfterMs: 2_000 },
+    });
+    expect(human?.hangup).toBe('local');
+    expect(lastTransfer(record).status).toBe('human_hung_up');
+    expectBackWithAgent(record, TRANSFER_EXPLANATIONS.human_hung_up);
+    await expectCallCleanedUp(record.room);
+  });
+
+  it('caller hangs up during the briefing: the human is told, then hung up; nothing said on hold reached the agent', async () => {
+    const { caller, human, record, humanMeter } = await transferCall({
+      line: '+15550307',
+      caller: '+15557650307',
+      lineOptions: transferOptions(),
+      callerAudio: audio.askThenGoodbye,
+      // The caller says "goodbye" at 40 s, on hold, and hangs up at 44 s.
+      call: { holdMs: 44_000 },
+      human: { behaviour: 'answer' },
+    });
+    expect(caller.hangup).toBe('local');
+    expect(human?.hangup).toBe('remote');
+    expect(record.outcome).toBe('caller_hung_up');
+    const t = lastTransfer(record);
+    expect(t.status).toBe('caller_hung_up');
+    expect(t.consult.at(-1)).toEqual({ role: 'agent', text: CALLER_LEFT_NOTICE });
+    expect(humanMeter.loudPacketsAfter(perfTime(record.endedAt) + 200)).toBeGreaterThan(50);
+    expect(record.turns.filter((t) => t.role === 'caller').map((t) => t.text)).toEqual([
+      'connect me to an operator',
+    ]);
+    await expectCallCleanedUp(record.room);
+    await expectNoConsultRoom();
+  });
+
+  it('caller hangs up while the human rings: the dial is cancelled', async () => {
+    const { caller, human, record } = await transferCall({
+      line: '+15550308',
+      caller: '+15557650308',
+      lineOptions: transferOptions({ ringingTimeoutMs: 60_000 }),
+      callerAudio: audio.askThenGoodbye,
+      call: { holdMs: 30_000 },
+      human: { behaviour: 'no_answer' },
+    });
+    expect(caller.hangup).toBe('local');
+    expect(human?.log).toContain('RESULT=cancelled');
+    expect(lastTransfer(record).status).toBe('caller_hung_up');
+    expect(record.outcome).toBe('caller_hung_up');
+    await expectCallCleanedUp(record.room);
+    await expectNoConsultRoom();
+  });
+});
+
+describe('cold transfer', () => {
+  it('REFERs the caller to the front desk; livekit-sip hangs up after NOTIFY 200', async () => {
+    const { caller, record } = await transferCall({
+      line: '+15550309',
+      caller: '+15557650309',
+      lineOptions: transferOptions(),
+      callerAudio: audio.askForFrontDesk,
+      call: { onRefer: 'accept' },
+    });
+    expect(caller.referTo).toBe(COLD_TARGET);
+    expect(caller.hangup).toBe('remote');
+    expect(record.outcome).toBe('transferred');
+    expect(lastTransfer(record)).toMatchObject({
+      kind: 'cold',
+      destination: COLD_TARGET,
+      status: 'completed',
+      method: 'refer',
+    });
+    expect(record.turns.map((t) => t.text)).toContain(COLD_TRANSFER_ANNOUNCEMENT);
+    await expectCallCleanedUp(record.room);
+  });
+
+  it('REFER refused (603): the caller stays with the agent and hears why', async () => {
+    const { caller, record, callerMeter } = await transferCall({
+      line: '+15550310',
+      caller: '+15557650310',
+      lineOptions: transferOptions(),
+      callerAudio: audio.askForFrontDesk,
+      call: { onRefer: 'decline', afterReferMs: 10_000 },
+    });
+    expect(caller.log).toContain('REFER=declined');
+    expect(caller.hangup).toBe('local');
+    const t = lastTransfer(record);
+    expect(t).toMatchObject({ kind: 'cold', status: 'refused', sipStatus: 603 });
+    const explained = record.turns.find((x) => x.text === TRANSFER_EXPLANATIONS.refused);
+    expect(explained).toBeDefined();
+    expect(callerMeter.loudPacketsAfter(perfTime(explained?.at ?? '') - 5_000)).toBeGreaterThan(50);
+    expect(record.outcome).toBe('caller_hung_up');
+    await expectCallCleanedUp(record.room);
   });
 });
