@@ -170,6 +170,13 @@ const reverse = <T extends Record<string, string>>(m: T, v: unknown, fallback: k
 
 /** The protocol's JSON of an object (lowerCamelCase names, enums by name, durations as "20s"). */
 export function toJson<K extends Kind>(kind: K, state: StateOf[K], metadata: string): Json {
+  // protobuf-es's fromJson (used for updates) rejects undefined where a message is expected.
+  return Object.fromEntries(
+    Object.entries(protocolJson(kind, state, metadata)).filter(([, v]) => v !== undefined),
+  );
+}
+
+function protocolJson<K extends Kind>(kind: K, state: StateOf[K], metadata: string): Json {
   switch (kind) {
     case 'inboundTrunk': {
       const t = state as InboundTrunkState;

@@ -345,6 +345,16 @@ describe('sip-dispatch plan', () => {
   });
 });
 
+describe('sip-dispatch output', () => {
+  it('is plain text without colours when colour is off (CI, NO_COLOR, --json)', async () => {
+    const plan = planSipConfig(desired(BASE), await new FakeSipApi().read());
+    const out = renderPlan(plan, { color: false }, 'header');
+    expect(out).not.toContain('\u001b[');
+    expect(out).toContain('+ create inbound trunk main');
+    expect(out).toContain('Plan: 2 to create, 0 to update, 0 to delete with prune.');
+  });
+});
+
 describe('sip-dispatch apply (fake server)', () => {
   it('converges, then a second apply changes nothing', async () => {
     const api = new FakeSipApi();
@@ -426,6 +436,20 @@ describe('sip-dispatch protocol mapping', () => {
           ).toJson() as never,
         ),
       inbound,
+    ],
+    [
+      'inbound trunk with the server default durations',
+      () =>
+        inboundFromJson(
+          SIPInboundTrunkInfo.fromJson(
+            toJson(
+              'inboundTrunk',
+              { ...inbound, ringingTimeoutMs: 0, maxCallDurationMs: 0 },
+              'm',
+            ) as never,
+          ).toJson() as never,
+        ),
+      { ...inbound, ringingTimeoutMs: 0, maxCallDurationMs: 0 },
     ],
     [
       'outbound trunk',
