@@ -1,102 +1,97 @@
-import { RoomAgentDispatch, RoomConfiguration, type SipClient } from 'livekit-server-sdk';
-import {
-  MANAGED_METADATA,
-  planSipConfig,
-  type CurrentRule,
-  type CurrentTrunk,
-  type Plan,
-} from './plan.js';
-import type { DispatchRuleSpec, SipConfigSpec } from './schema.js';
+import { SipDispatchError } from './errors.js';
+import { markerMetadata, secretHash, type DispatchRuleState, type StateOf } from './model.js';
+import { desiredKey, type Change, type Plan } from './plan.js';
+import type { SipApi } from './sip-api.js';
 
-/** The only part of sip-dispatch that talks to the server. */
-export async function readCurrent(
-  sip: SipClient,
-): Promise<{ trunks: CurrentTrunk[]; rules: CurrentRule[] }> {
-  const [trunkInfos, ruleInfos] = await Promise.all([
-    sip.listSipInboundTrunk(),
-    sip.listSipDispatchRule(),
-  ]);
-  const trunkNames = new Map(trunkInfos.map((t) => [t.sipTrunkId, t.name]));
-  const trunks: CurrentTrunk[] = trunkInfos.map((t) => ({
-    id: t.sipTrunkId,
-    name: t.name,
-    managed: t.metadata === MANAGED_METADATA,
-    spec: {
-      name: t.name,
-      numbers: [...t.numbers],
-      allowedAddresses: [...t.allowedAddresses],
-      allowedNumbers: [...t.allowedNumbers],
-    },
-  }));
-  const rules: CurrentRule[] = ruleInfos.map((r) => {
-    const rule = r.rule?.rule;
-    const common = {
-      name: r.name,
-      trunks: r.trunkIds.map((id) => trunkNames.get(id) ?? id),
-      agents: (r.roomConfig?.agents ?? []).map((a) => ({
-        name: a.agentName,
-        ...(a.metadata === '' ? {} : { metadata: a.metadata }),
-      })),
-    };
-    const spec: DispatchRuleSpec =
-      rule?.case === 'dispatchRuleDirect'
-        ? { ...common, type: 'direct', roomName: rule.value.roomName }
-        : {
-            ...common,
-            type: 'individual',
-            ...(rule?.case === 'dispatchRuleIndividual'
-              ? { roomPrefix: rule.value.roomPrefix }
-              : {}),
-          };
-    return {
-      id: r.sipDispatchRuleId,
-      name: r.name,
-      managed: r.metadata === MANAGED_METADATA,
-      spec,
-    };
-  });
-  return { trunks, rules };
+/**
+ * Runs a plan's changes one at a time, in order: (with prune) deletions of rules then trunks, then
+ * creates and updates of inbound trunks, outbound trunks and rules. Each object is created whole in
+ * one call, so a failure midway leaves only complete, marked objects: the error lists exactly what
+ * was applied, and a re-run plans from the server again and converges.
+ */
+export interface AppliedChange {
+  change: Change;
+  serverId: string;
 }
 
-export async function plan(sip: SipClient, desired: SipConfigSpec): Promise<Plan> {
-  return planSipConfig(desired, await readCurrent(sip));
-}
-
-/** Executes a conflict-free plan: trunks first (rules refer to them by ID), then rules. */
-export async function applyPlan(sip: SipClient, p: Plan): Promise<void> {
-  if (p.conflicts.length > 0) throw new Error(`refusing to apply: ${p.conflicts.join('; ')}`);
-  const trunkIds = new Map<string, string>();
-  for (const step of p.trunks) {
-    if (step.action === 'unchanged') {
-      trunkIds.set(step.spec.name, step.id);
-      continue;
-    }
-    if (step.action === 'replace') await sip.deleteSipTrunk(step.id);
-    const created = await sip.createSipInboundTrunk(step.spec.name, step.spec.numbers, {
-      metadata: MANAGED_METADATA,
-      allowedAddresses: step.spec.allowedAddresses,
-      allowedNumbers: step.spec.allowedNumbers,
-    });
-    trunkIds.set(step.spec.name, created.sipTrunkId);
-  }
-  for (const step of p.rules) {
-    if (step.action === 'unchanged') continue;
-    if (step.action === 'replace') await sip.deleteSipDispatchRule(step.id);
-    const r = step.spec;
-    await sip.createSipDispatchRule(
-      r.type === 'direct'
-        ? { type: 'direct', roomName: r.roomName ?? '' }
-        : { type: 'individual', roomPrefix: r.roomPrefix ?? '' },
-      {
-        name: r.name,
-        metadata: MANAGED_METADATA,
-        trunkIds: r.trunks.map((t) => trunkIds.get(t) ?? t),
-        roomConfig: new RoomConfiguration({
-          agents: r.agents.map(
-            (a) => new RoomAgentDispatch({ agentName: a.name, metadata: a.metadata ?? '' }),
-          ),
-        }),
-      },
+export class ApplyError extends SipDispatchError {
+  constructor(
+    readonly applied: AppliedChange[],
+    readonly failed: { change: Change; error: string },
+    readonly notAttempted: Change[],
+    cause: unknown,
+  ) {
+    super(
+      'sip_apply_failed',
+      `The server refused a change: ${failed.error}. ${applied.length} change(s) were applied before it and ${notAttempted.length} were not attempted; fix the cause and run apply again (it continues from what the server has).`,
+      { cause, retryable: true },
     );
+    this.name = 'ApplyError';
   }
+}
+
+export type ApplyScope = 'upserts' | 'deletions' | 'all';
+
+export async function applyPlan(
+  api: SipApi,
+  plan: Plan,
+  scope: ApplyScope = 'upserts',
+): Promise<AppliedChange[]> {
+  const steps = [
+    ...(scope === 'upserts' ? [] : plan.deletions),
+    ...(scope === 'deletions' ? [] : plan.upserts),
+  ];
+  const trunkIds = new Map(Object.entries(plan.trunkServerIds));
+  const applied: AppliedChange[] = [];
+  for (const [i, change] of steps.entries()) {
+    try {
+      const serverId = await applyChange(api, plan, change, trunkIds);
+      applied.push({ change, serverId });
+    } catch (err) {
+      throw new ApplyError(
+        applied,
+        { change, error: err instanceof Error ? err.message : String(err) },
+        steps.slice(i + 1),
+        err,
+      );
+    }
+  }
+  return applied;
+}
+
+async function applyChange(
+  api: SipApi,
+  plan: Plan,
+  change: Change,
+  trunkIds: Map<string, string>,
+): Promise<string> {
+  if (change.action === 'delete') {
+    await api.delete(change.kind, change.serverId);
+    return change.serverId;
+  }
+  const want = plan.desired[desiredKey(change.kind, change.id)];
+  if (want === undefined) throw new Error(`no desired state for ${change.kind} ${change.id}`);
+  let state: StateOf[typeof want.kind] = want.state;
+  if (want.kind === 'dispatchRule') {
+    const rule = want.state as DispatchRuleState;
+    state = {
+      ...rule,
+      trunks: rule.trunks.map((t) => {
+        const id = trunkIds.get(t);
+        if (id === undefined) throw new Error(`trunk "${t}" has no server ID yet`);
+        return id;
+      }),
+    };
+  }
+  const hash = 'authPassword' in state ? secretHash(state.authPassword) : undefined;
+  const metadata = markerMetadata({
+    id: want.id,
+    ...(hash === undefined ? {} : { secretHash: hash }),
+  });
+  const serverId =
+    change.action === 'create'
+      ? await api.create(want.kind, state, metadata)
+      : (await api.update(want.kind, change.serverId, state, metadata), change.serverId);
+  if (want.kind === 'inboundTrunk') trunkIds.set(want.id, serverId);
+  return serverId;
 }

@@ -8,8 +8,13 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { SipClient } from 'livekit-server-sdk';
-import { applyPlan, loadSipConfig, plan } from '../sip-dispatch/index.js';
+import {
+  DEFAULT_CONFIG,
+  DEFAULT_ENV,
+  LivekitSipApi,
+  loadSipConfig,
+  runSipCommand,
+} from '../sip-dispatch/index.js';
 import {
   LOCAL_API_KEY,
   LOCAL_API_SECRET,
@@ -112,15 +117,26 @@ async function main(argv: string[]): Promise<number> {
     case 'start':
       return withStack(mode, async () => {
         const layout = localStackLayout(mode);
-        const sip = new SipClient(
-          `http://${layout.serviceIp}:${layout.ports.livekitHttp}`,
-          LOCAL_API_KEY,
-          LOCAL_API_SECRET,
+        const livekit = {
+          url: `http://${layout.serviceIp}:${layout.ports.livekitHttp}`,
+          apiKey: LOCAL_API_KEY,
+          apiSecret: LOCAL_API_SECRET,
+        };
+        // The same code path as `npm run sip -- apply --env local`.
+        const applied = await runSipCommand(['apply', '--env', DEFAULT_ENV], {
+          out: (t) => console.log(t),
+          err: (t) => console.error(t),
+          color: process.stdout.isTTY && (process.env.NO_COLOR ?? '') === '',
+          secret: (name) => process.env[name],
+          connect: () => new LivekitSipApi(livekit),
+          serverLabel: livekit.url,
+        });
+        if (applied !== 0) return applied;
+        const { config } = await loadSipConfig(DEFAULT_CONFIG, DEFAULT_ENV);
+        const number = Object.values(config.inboundTrunks)[0]?.numbers[0] ?? '';
+        say(
+          'the local stack is up and the demo line is provisioned (sip-dispatch/switchboard.yaml)',
         );
-        const config = await loadSipConfig(join(REPO_ROOT, 'sip-dispatch', 'local.yaml'));
-        await applyPlan(sip, await plan(sip, config));
-        const number = config.inboundTrunks[0]?.numbers[0] ?? '';
-        say('the local stack is up and the demo line is provisioned (sip-dispatch/local.yaml)');
         say(
           `call from a SIP phone:  sip:${number}@${layout.serviceIp}:${layout.ports.sip}  (UDP, G.711)`,
         );
