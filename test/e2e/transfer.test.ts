@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../src/call-records/index.js';
+import { LOCAL_API_KEY, LOCAL_API_SECRET } from '../../src/config/index.js';
+import { createParticipantToken } from '../../src/tokens/index.js';
 import {
   CALLER_LEFT_NOTICE,
   COLD_TRANSFER_ANNOUNCEMENT,
@@ -16,13 +18,21 @@ import {
   type TransferOptions,
 } from '../../src/transfer/index.js';
 import { waitForCallRecord } from '../support/call-records.js';
+import { launchChromium } from '../support/chromium.js';
 import { renderConversation } from '../support/conversation-audio.js';
 import { provisionLine, sippCall } from '../support/phone-lines.js';
 import { RtpMeter } from '../support/rtp-meter.js';
 import { runSippHuman, type SippHuman } from '../support/sipp-human.js';
 import { dtmfSteps, parseSippTrace, runSippCaller, type SippCall } from '../support/sipp.js';
-import { expectCallCleanedUp, layout, roomClient, sipClient } from '../support/stack-env.js';
-import { addToneFrom, writeToneUlaw } from '../support/tones.js';
+import {
+  AGENT_NAME,
+  eventually,
+  expectCallCleanedUp,
+  layout,
+  roomClient,
+  sipClient,
+} from '../support/stack-env.js';
+import { addToneFrom, addToneToWav, writeToneUlaw } from '../support/tones.js';
 
 const HUMAN_NUMBER = '+15550009999';
 const HUMAN_SIP_PORT = 5070;
@@ -34,6 +44,8 @@ let dir = '';
 const audio = {
   /** "connect me to an operator" at 9 s, then a 1 kHz tone from 30 s (what the human should hear once connected). */
   askForPerson: '',
+  /** The same for a browser's microphone (48 kHz WAV). */
+  askForPersonWav: '',
   /** "connect me to an operator" at 9 s, "goodbye" at 40 s. */
   askThenGoodbye: '',
   /** "please transfer my call to reception" at 9 s. */
@@ -50,6 +62,12 @@ beforeAll(async () => {
     (await renderConversation(await mkdtemp(join(dir, name)), lines, 120)).ulaw;
   const ask = await render('ask', [{ atSeconds: 9, text: 'connect me to an operator' }]);
   audio.askForPerson = await addToneFrom(ask, 30, 1000);
+  const askWeb = await renderConversation(
+    await mkdtemp(join(dir, 'ask-web')),
+    [{ atSeconds: 9, text: 'connect me to an operator' }],
+    120,
+  );
+  audio.askForPersonWav = await addToneToWav(askWeb.wav, 20, 1000);
   audio.askThenGoodbye = await render('ask-bye', [
     { atSeconds: 9, text: 'connect me to an operator' },
     { atSeconds: 40, text: 'goodbye' },
@@ -379,5 +397,75 @@ describe('cold transfer', () => {
     expect(callerMeter.loudPacketsAfter(perfTime(explained?.at ?? '') - 5_000)).toBeGreaterThan(50);
     expect(record.outcome).toBe('caller_hung_up');
     await expectCallCleanedUp(record.room);
+  });
+});
+
+describe('warm transfer from a browser', () => {
+  it('a web caller (no SIP dialog) is bridged to the human: audio both ways, then hang-up ends both legs', async () => {
+    const browser = await launchChromium(audio.askForPersonWav);
+    const humanMeter = new RtpMeter(layout.serviceIp, 24990);
+    await humanMeter.start();
+    try {
+      const human = runSippHuman({
+        behaviour: 'answer',
+        localIp: layout.serviceIp,
+        sipPort: HUMAN_SIP_PORT,
+        mediaPort: 22990,
+        recordPort: 24990,
+        mediaFile: audio.humanTone,
+        ringMs: 500,
+        timeoutMs: 90_000,
+        afterAnswer: dtmfSteps('1', 2000),
+      });
+      const page = await browser.newPage();
+      // The page asks the project's token endpoint; this test answers instead, with a token whose
+      // dispatch carries the line's transfer options (the endpoint serves the demo line's).
+      const token = await createParticipantToken({
+        apiKey: LOCAL_API_KEY,
+        apiSecret: LOCAL_API_SECRET,
+        agentName: AGENT_NAME,
+        agentMetadata: JSON.stringify(transferOptions()),
+        ttlSeconds: 600,
+      });
+      await page.route('**/api/token', (route) =>
+        route.fulfill({
+          status: 201,
+          json: {
+            server_url: `ws://${layout.serviceIp}:${layout.ports.livekitHttp}`,
+            participant_token: token.token,
+          },
+        }),
+      );
+      await page.goto(`http://127.0.0.1:${layout.ports.web}/`);
+      await page.click('#call');
+      await page.waitForFunction(
+        () => (window.switchboard.loudFramesByTrack['human-audio'] ?? 0) >= 20,
+        undefined,
+        { timeout: 60_000 },
+      );
+      // The browser's microphone plays a tone from 20 s on: once it reaches the human, hang up.
+      const bridged = performance.now();
+      await eventually(
+        "the browser's audio at the human",
+        () => Promise.resolve(humanMeter.loudPacketsAfter(bridged) > 50),
+        30_000,
+      );
+      await page.click('#hangup');
+      const humanResult = await human;
+      expect(humanResult.hangup).toBe('remote');
+
+      const record = await waitForCallRecord('the web caller', (r) => r.room === token.roomName);
+      expect(record.caller.channel).toBe('web');
+      expect(record.outcome).toBe('transferred');
+      const t = lastTransfer(record);
+      expect(t).toMatchObject({ kind: 'warm', status: 'completed', method: 'bridge' });
+      expect(t.handOffAttempts).toEqual([{ method: 'bridge', status: 'completed' }]);
+      expect(humanMeter.loudPacketsAfter(perfTime(t.connectedAt ?? '') + 300)).toBeGreaterThan(50);
+      await expectCallCleanedUp(record.room);
+      await expectNoConsultRoom();
+    } finally {
+      await humanMeter.close();
+      await browser.close();
+    }
   });
 });

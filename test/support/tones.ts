@@ -67,3 +67,35 @@ export async function addToneFrom(
   await run('sox', ['-m', ...raw, ulaw, tone, ...raw, out]);
   return out;
 }
+
+/** The same for a 48 kHz WAV (Chromium's fake microphone). */
+export async function addToneToWav(
+  wav: string,
+  fromSeconds: number,
+  frequencyHz: number,
+): Promise<string> {
+  const out = wav.replace(/\.wav$/, `-tone${frequencyHz}.wav`);
+  const tone = wav.replace(/\.wav$/, `-only-tone${frequencyHz}.wav`);
+  const { stdout } = await run('soxi', ['-D', wav]);
+  const seconds = Number(stdout.trim()) - fromSeconds;
+  await run('sox', [
+    '-n',
+    '-r',
+    '48000',
+    '-c',
+    '1',
+    '-b',
+    '16',
+    tone,
+    'synth',
+    String(seconds),
+    'sine',
+    String(frequencyHz),
+    'vol',
+    '0.3',
+    'pad',
+    String(fromSeconds),
+  ]);
+  await run('sox', ['-m', wav, tone, out]);
+  return out;
+}
