@@ -306,6 +306,7 @@ export default defineAgent({
             options: options.transfer,
             callerGone: callerGone.signal,
             endJob: (reason) => ctx.shutdown(reason),
+            log: callLog,
           });
     ctx.addShutdownCallback(async () => {
       await desk?.settle();

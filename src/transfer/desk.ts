@@ -32,6 +32,8 @@ export interface TransferDeskInput {
   callerGone: AbortSignal;
   /** Ends the job (and with it the call) once a joined call is over. */
   endJob: (reason: string) => void;
+  /** The call's logger (context bound once per call); transfers log outcomes, never numbers. */
+  log: { info: (context: object, message: string) => void };
 }
 
 /**
@@ -134,6 +136,14 @@ export class TransferDesk {
         startedAt: startedAt.toISOString(),
         phases: { handOffMs: Date.now() - startedAt.getTime() },
       });
+      this.input.log.info(
+        {
+          kind: 'cold',
+          status: outcome.status,
+          sipStatus: 'sipStatus' in outcome ? outcome.sipStatus : undefined,
+        },
+        'transfer ended',
+      );
       if (outcome.status === 'completed') {
         tracker.ended('transferred', 'the caller was transferred by REFER');
         return { status: 'completed', method: 'refer' };
@@ -172,6 +182,16 @@ export class TransferDesk {
         holdMusic: this.holdMusic,
       });
       tracker.transferAttempted(result.record);
+      this.input.log.info(
+        {
+          kind: 'warm',
+          status: result.record.status,
+          method: result.record.method,
+          sipStatus: result.record.sipStatus,
+          phases: result.record.phases,
+        },
+        'transfer ended',
+      );
       if (result.outcome.status !== 'completed') return await this.explain(result.outcome);
       tracker.ended('transferred', `the caller was handed to a human (${result.outcome.method})`);
       // The AI leaves the conversation; a joined call is watched until one side hangs up.

@@ -1,5 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { g711Rms } from './g711.js';
+import { decodeALaw, decodeMuLaw, g711Rms } from './g711.js';
 
 /**
  * An RTP sink standing in for the phone's ear: it receives what livekit-sip sends to the SDP
@@ -33,10 +33,13 @@ export class RtpMeter {
   private loudPackets = 0;
   private firstLoudAt?: number;
   private readonly loudTimes: number[] = [];
+  private readonly toneTimes: number[] = [];
 
+  /** With `toneHz`, packets dominated by that frequency (a test peer's tone) are timed too. */
   constructor(
     private readonly host: string,
     private readonly port: number,
+    private readonly toneHz?: number,
   ) {}
 
   async start(): Promise<void> {
@@ -72,6 +75,8 @@ export class RtpMeter {
       this.loudPackets++;
       this.firstLoudAt ??= performance.now();
       this.loudTimes.push(performance.now());
+      if (this.toneHz !== undefined && toneShare(payload, payloadType, this.toneHz) > 0.5)
+        this.toneTimes.push(performance.now());
     }
   }
 
@@ -97,9 +102,33 @@ export class RtpMeter {
     return this.loudTimes.filter((t) => t > since).length;
   }
 
+  /** Arrival time of the first packet dominated by `toneHz` after `since`, if any. */
+  firstToneAfter(since: number): number | undefined {
+    return this.toneTimes.find((t) => t > since);
+  }
+
   async close(): Promise<void> {
     const socket = this.socket;
     this.socket = undefined;
     if (socket !== undefined) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
+}
+
+/** Share of a packet's energy at `hz` (Goertzel), 0..1: near 1 for a pure tone, low for music or speech. */
+function toneShare(payload: Uint8Array, payloadType: 0 | 8, hz: number): number {
+  const decode = payloadType === 0 ? decodeMuLaw : decodeALaw;
+  const coeff = 2 * Math.cos((2 * Math.PI * hz) / 8000);
+  let s1 = 0;
+  let s2 = 0;
+  let energy = 0;
+  for (const byte of payload) {
+    const x = decode(byte);
+    energy += x * x;
+    const s0 = x + coeff * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+  // A pure tone over N samples has Goertzel power N/2 times its energy.
+  return energy === 0 ? 0 : power / ((energy * payload.length) / 2);
 }
