@@ -1,4 +1,5 @@
 export * from './briefing.js';
+export * from './cold-transfer.js';
 export * from './desk.js';
 export * from './explanations.js';
 export * from './options.js';
@@ -7,3 +8,4 @@ export * from './record.js';
 export * from './sip-units.js';
 export * from './strategy.js';
 export * from './target.js';
+export * from './warm-transfer.js';

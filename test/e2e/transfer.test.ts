@@ -54,6 +54,8 @@ const audio = {
   humanTone: '',
   /** The human's answer to the briefing, by voice, 3 s after answering. */
   humanDeclines: '',
+  /** An answering machine's greeting, 1 s after answering. */
+  voicemail: '',
 };
 
 beforeAll(async () => {
@@ -78,6 +80,9 @@ beforeAll(async () => {
   audio.humanTone = await writeToneUlaw(dir, 440, 120);
   audio.humanDeclines = await render('human-no', [
     { atSeconds: 3, text: 'no i cannot take the call' },
+  ]);
+  audio.voicemail = await render('voicemail', [
+    { atSeconds: 1, text: 'please leave a message after the tone' },
   ]);
   const trunk = await sipClient().createSipOutboundTrunk(
     'e2e human desk',
@@ -167,10 +172,19 @@ async function expectNoConsultRoom(): Promise<void> {
 
 describe('warm transfer to a human', () => {
   it('caller accepts REFER: Refer-To is the human, NOTIFY 100 then 200, livekit-sip hangs up the caller', async () => {
-    const { caller, human, record, callerMeter } = await transferCall({
+    const { caller, human, record, callerMeter, humanMeter } = await transferCall({
       line: '+15550301',
       caller: '+15557650301',
-      lineOptions: transferOptions({ strategy: 'refer_first' }),
+      lineOptions: transferOptions({
+        strategy: 'refer_first',
+        human: {
+          number: HUMAN_NUMBER,
+          outboundTrunkId,
+          referTo: HUMAN_REFER_URI,
+          fromNumber: '+15550000042',
+          dtmf: '5',
+        },
+      }),
       callerAudio: audio.askForPerson,
       call: { onRefer: 'accept' },
       human: { behaviour: 'answer', afterAnswer: dtmfSteps('1', 2000) },
@@ -187,7 +201,11 @@ describe('warm transfer to a human', () => {
     ]);
     // After the final NOTIFY, livekit-sip ends the caller's leg itself.
     expect(caller.hangup).toBe('remote');
-    // The consult leg ended too: the human got a BYE.
+    // The consult leg: dialled with the caller ID asked for, the extension sent as RFC 4733
+    // events after the answer, and hung up (BYE) once the REFER completed.
+    expect(human?.log).toMatch(new RegExp(`INVITE_RURI=INVITE sip:\\${HUMAN_NUMBER}@`));
+    expect(human?.log).toMatch(/INVITE_FROM=.*sip:\+15550000042@/);
+    expect(humanMeter.report().dtmfPackets).toBeGreaterThan(0);
     expect(human?.answered).toBe(true);
     expect(human?.hangup).toBe('remote');
 
@@ -302,6 +320,20 @@ describe('warm transfer failures: the caller comes back to the agent, off hold',
     await expectCallCleanedUp(record.room);
   });
 
+  it('a voicemail answers: detected from its greeting, the caller hears so', async () => {
+    const { human, record } = await transferCall({
+      line: '+15550311',
+      caller: '+15557650311',
+      lineOptions: transferOptions(),
+      callerAudio: audio.askThenGoodbye,
+      human: { behaviour: 'answer', mediaFile: audio.voicemail },
+    });
+    expect(human?.hangup).toBe('remote');
+    expect(lastTransfer(record).status).toBe('voicemail');
+    expectBackWithAgent(record, TRANSFER_EXPLANATIONS.voicemail);
+    await expectCallCleanedUp(record.room);
+  });
+
   it('human hangs up during the briefing: the caller is taken off hold', async () => {
     const { human, record } = await transferCall({
       line: '+15550306',
@@ -377,6 +409,22 @@ describe('cold transfer', () => {
       method: 'refer',
     });
     expect(record.turns.map((t) => t.text)).toContain(COLD_TRANSFER_ANNOUNCEMENT);
+    await expectCallCleanedUp(record.room);
+  });
+
+  it('REFER times out (202, then no final NOTIFY): the caller stays with the agent and hears why', async () => {
+    const { caller, record } = await transferCall({
+      line: '+15550312',
+      caller: '+15557650312',
+      lineOptions: transferOptions({ referTimeoutMs: 3_000 }),
+      callerAudio: audio.askForFrontDesk,
+      call: { onRefer: 'stall', afterReferMs: 15_000 },
+    });
+    expect(caller.log).toContain('REFER=accepted');
+    expect(caller.hangup).toBe('local');
+    expect(lastTransfer(record)).toMatchObject({ kind: 'cold', status: 'timed_out' });
+    expect(record.turns.map((x) => x.text)).toContain(TRANSFER_EXPLANATIONS.timed_out);
+    expect(record.outcome).toBe('caller_hung_up');
     await expectCallCleanedUp(record.room);
   });
 

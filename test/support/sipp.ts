@@ -28,9 +28,10 @@ export interface SippCall {
   afterAnswer?: string;
   /**
    * What the phone does with a REFER from livekit-sip: accept it (202, then NOTIFY 100 Trying and
-   * NOTIFY 200 OK), decline it (603), or treat it as a failure of the call (the default).
+   * NOTIFY 200 OK), decline it (603), stall (202 and NOTIFY 100 Trying, then no final NOTIFY), or
+   * treat it as a failure of the call (the default).
    */
-  onRefer?: 'accept' | 'decline' | 'unexpected';
+  onRefer?: 'accept' | 'decline' | 'stall' | 'unexpected';
   /** After declining a REFER, the caller stays this long on the line, then hangs up. */
   afterReferMs?: number;
 }
@@ -153,7 +154,7 @@ async function readOptional(path: string): Promise<string> {
 
 /** The REFER branch of test/sipp/caller.xml: none, accept with NOTIFYs, or decline with 603. */
 function referSteps(
-  mode: 'accept' | 'decline' | 'unexpected',
+  mode: 'accept' | 'decline' | 'stall' | 'unexpected',
   holdMs: number,
   afterReferMs: number,
 ): Record<string, string> {
@@ -188,20 +189,22 @@ function referSteps(
       ${fragment}
     ]]></send>
   <recv response="200"/>`;
+  const accepted = [
+    response('202 Accepted'),
+    '<nop><action><log message="REFER=accepted"/></action></nop>',
+    notify('active;expires=60', 'SIP/2.0 100 Trying'),
+  ];
   const handler =
     mode === 'accept'
-      ? [
-          response('202 Accepted'),
-          '<nop><action><log message="REFER=accepted"/></action></nop>',
-          notify('active;expires=60', 'SIP/2.0 100 Trying'),
-          notify('terminated;reason=noresource', 'SIP/2.0 200 OK'),
-        ]
-      : [
-          response('603 Decline'),
-          '<nop><action><log message="REFER=declined"/></action></nop>',
-          `<pause milliseconds="${afterReferMs}"/>`,
-          '<nop next="hangup"/>',
-        ];
+      ? [...accepted, notify('terminated;reason=noresource', 'SIP/2.0 200 OK')]
+      : mode === 'stall'
+        ? [...accepted, `<pause milliseconds="${afterReferMs}"/>`, '<nop next="hangup"/>']
+        : [
+            response('603 Decline'),
+            '<nop><action><log message="REFER=declined"/></action></nop>',
+            `<pause milliseconds="${afterReferMs}"/>`,
+            '<nop next="hangup"/>',
+          ];
   return {
     '@@ON_REFER@@': `<recv request="REFER" optional="true" next="refer" timeout="${holdMs}" ontimeout="hangup">
     <action>
