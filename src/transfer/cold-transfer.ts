@@ -1,6 +1,7 @@
 import type { SipClient } from 'livekit-server-sdk';
 import type { Caller } from '../caller/index.js';
 import { referFailure, type TransferOutcome } from './outcome.js';
+import { toSipSeconds } from './sip-units.js';
 
 /**
  * REFERs a SIP caller to `target`: livekit-sip sends REFER in the caller's dialog and reports the
@@ -11,6 +12,8 @@ export async function referCaller(input: {
   room: string;
   caller: Caller;
   target: string;
+  /** Until the final NOTIFY; livekit-server cancels the REFER after this (its ringing timeout). */
+  timeoutMs: number;
 }): Promise<TransferOutcome> {
   if (!input.caller.capabilities.referTransfer)
     return {
@@ -21,8 +24,11 @@ export async function referCaller(input: {
           : 'the caller has no SIP dialog to REFER',
     };
   try {
+    // The SDK derives its request timeout from this (plus a margin): a client-wide
+    // requestTimeout does not apply to transfers.
     await input.sip.transferSipParticipant(input.room, input.caller.identity, input.target, {
       playDialtone: false,
+      ringingTimeout: toSipSeconds(input.timeoutMs),
     });
     return { status: 'completed', method: 'refer' };
   } catch (err) {

@@ -15,7 +15,6 @@ import {
 import { decodeHoldMusic } from './hold.js';
 import type { TransferOptions } from './options.js';
 import type { TransferOutcome } from './outcome.js';
-import { toSipSeconds } from './sip-units.js';
 import { referTarget } from './target.js';
 import { warmTransfer, type JoinedCall, type LiveKitAccess } from './warm-transfer.js';
 
@@ -100,6 +99,7 @@ export class TransferDesk {
           room: this.roomName,
           caller,
           target,
+          timeoutMs: options.referTimeoutMs,
         }),
       );
     this.inProgress = true;
@@ -107,10 +107,11 @@ export class TransferDesk {
       await session.say(COLD_TRANSFER_ANNOUNCEMENT, { allowInterruptions: false }).waitForPlayout();
       const startedAt = new Date();
       const outcome = await referCaller({
-        sip: this.sip(options.referTimeoutMs),
+        sip: this.sip(),
         room: this.roomName,
         caller,
         target,
+        timeoutMs: options.referTimeoutMs,
       });
       tracker.transferAttempted({
         kind: 'cold',
@@ -259,14 +260,9 @@ export class TransferDesk {
     return this.input.room.name ?? '';
   }
 
-  private sip(timeoutMs?: number): SipClient {
+  private sip(): SipClient {
     const { url, apiKey, apiSecret } = this.input.livekit;
-    return new SipClient(
-      url,
-      apiKey,
-      apiSecret,
-      timeoutMs === undefined ? {} : { requestTimeout: toSipSeconds(timeoutMs) },
-    );
+    return new SipClient(url, apiKey, apiSecret);
   }
 }
 

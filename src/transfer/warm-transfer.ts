@@ -13,7 +13,6 @@ import { CallerHold } from './hold.js';
 import type { TransferOptions } from './options.js';
 import type { HandOffMethod, TransferFailure, TransferOutcome } from './outcome.js';
 import type { TransferRecord } from './record.js';
-import { toSipSeconds } from './sip-units.js';
 import { handOffSteps } from './strategy.js';
 import { referTarget } from './target.js';
 
@@ -152,19 +151,12 @@ export async function warmTransfer(input: WarmTransferInput): Promise<WarmTransf
       return fail({ status: 'human_hung_up', detail: 'the human hung up before the hand-off' });
     if (step === 'refer') {
       const target = referTarget(human.referTo ?? human.number);
-      const referClient = new SipClient(
-        input.livekit.url,
-        input.livekit.apiKey,
-        input.livekit.apiSecret,
-        {
-          requestTimeout: toSipSeconds(options.referTimeoutMs),
-        },
-      );
       const outcome = await referCaller({
-        sip: referClient,
+        sip: dialClient,
         room: callerRoomName,
         caller: input.caller,
         target,
+        timeoutMs: options.referTimeoutMs,
       });
       record.handOffAttempts.push({
         method: 'refer',
