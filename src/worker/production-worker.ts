@@ -18,6 +18,7 @@ import { readProcessTree } from './process-tree.js';
 /** The agents framework's production port for its own HTTP server (GET /, GET /worker). */
 const FRAMEWORK_PRODUCTION_PORT = 8081;
 const DRAIN_POLL_MS = 500;
+const FORCED_EXIT_HANGUP_MS = 1_000;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 /**
@@ -68,8 +69,8 @@ async function sampleOwnCpu(): Promise<CpuSample> {
  *   than AGENT_MAX_CPU_PERCENT of the machine; a declined call goes to another worker, or its
  *   caller gets 486 Busy Here (src/worker/busy-guard.ts);
  * - drain: on SIGTERM or SIGINT it declines new calls and waits for the calls in progress, up to
- *   AGENT_DRAIN_TIMEOUT_MS, then ends the rest and exits 0; a second signal kills its job
- *   processes and exits at once (143 or 130);
+ *   AGENT_DRAIN_TIMEOUT_MS, then ends the rest and exits 0; a second signal hangs up the calls
+ *   still in progress, kills its job processes and exits at once (143 or 130);
  * - health: GET /health on AGENT_HEALTH_PORT reports starting, ready or draining.
  *
  * The framework's own drain is not used: it marks the worker full, so livekit-server stops asking
@@ -196,6 +197,13 @@ export async function runProductionWorker(opts: {
 
   const exitNow = async (signal: NodeJS.Signals): Promise<void> => {
     logger.warn({ signal }, 'second signal: ending every call and exiting now');
+    // Hang the callers up (their rooms deleted: livekit-sip sends BYE) rather than leave them on a
+    // line with nobody on it; bounded, since exiting now is the point.
+    const rooms = server.activeJobs.map((j) => j.job.room?.name ?? '').filter((r) => r !== '');
+    await Promise.race([
+      Promise.allSettled(rooms.map((room) => probe.deleteRoom(room))),
+      new Promise((r) => setTimeout(r, FORCED_EXIT_HANGUP_MS)),
+    ]);
     const tree = await readProcessTree(process.pid);
     for (const p of tree) {
       if (p.pid === process.pid) continue;
