@@ -19,6 +19,7 @@ import { readProcessTree } from './process-tree.js';
 const FRAMEWORK_PRODUCTION_PORT = 8081;
 const DRAIN_POLL_MS = 500;
 const FORCED_EXIT_HANGUP_MS = 1_000;
+const INITIALIZE_PROCESS_TIMEOUT_MS = 45_000;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 /**
@@ -139,6 +140,9 @@ export async function runProductionWorker(opts: {
       production: true,
       logLevel: opts.logLevel,
       numIdleProcesses: config.idleProcesses,
+      // The receptionist's prewarm renders three prompts with 10 s timeouts each; the framework's
+      // 10 s default failed jobs whose process was still prewarming on a busy 2-core host.
+      initializeProcessTimeout: INITIALIZE_PROCESS_TIMEOUT_MS,
       requestFunc,
       loadFunc: async (s) => reportedLoad(await monitor.update(s.activeJobs.length)),
       // Reported loads stay below 1 (see reportedLoad): admission, not the status, limits calls.

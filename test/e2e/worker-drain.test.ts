@@ -69,7 +69,12 @@ describe('the production worker on SIGTERM', () => {
     const meter = new RtpMeter(layout.serviceIp, 24400);
     await meter.start();
     const call1 = runSippCaller(
-      sippCall(LINE, caller1, silence, { recordPort: 24400, holdMs: 90_000 }),
+      sippCall(LINE, caller1, silence, {
+        sipPort: 25250,
+        mediaPort: 22500,
+        recordPort: 24400,
+        holdMs: 90_000,
+      }),
     ).finally(() => meter.close());
     await eventually(
       'call 1 to run on worker A',
@@ -95,7 +100,7 @@ describe('the production worker on SIGTERM', () => {
       mediaPort: 22600,
       timeoutMs: 20_000,
     });
-    expect(busy.finalResponse).toBe('SIP/2.0 486 Busy Here');
+    expect(busy.finalResponse).toMatch(/^SIP\/2\.0 486 /); // livekit-sip: "486 Rejected"
     expect(busy.elapsedMs).toBeLessThan(12_000);
     expect((await roomClient().listRooms()).filter((r) => r.name.includes('+15557660002'))).toEqual(
       [],
@@ -105,7 +110,12 @@ describe('the production worker on SIGTERM', () => {
     const b = await startWorker('drain-b', { http: 8183, health: 8184 });
     const caller3 = '+15557660003';
     const call3 = await runSippCaller(
-      sippCall(LINE, caller3, silence, { recordPort: 24402, holdMs: 4_000 }),
+      sippCall(LINE, caller3, silence, {
+        sipPort: 25251,
+        mediaPort: 22510,
+        recordPort: 24402,
+        holdMs: 4_000,
+      }),
     );
     expect(call3.answered).toBe(true);
     expect(call3.hangup).toBe('local');
@@ -142,12 +152,20 @@ describe('the production worker on SIGTERM', () => {
     const meter = new RtpMeter(layout.serviceIp, 24404);
     await meter.start();
     const call = runSippCaller(
-      sippCall(LINE, '+15557660004', silence, { recordPort: 24404, holdMs: 60_000 }),
+      sippCall(LINE, '+15557660004', silence, {
+        sipPort: 25252,
+        mediaPort: 22520,
+        recordPort: 24404,
+        holdMs: 60_000,
+      }),
     ).finally(() => meter.close());
     await eventually(
       'the call to run on the worker',
       async () => (await activeJobs(8185)) === 1,
       30_000,
+    );
+    await eventually('the greeting to reach the caller', () =>
+      Promise.resolve(meter.report().loudPackets > 10),
     );
 
     a.worker.process.kill('SIGTERM');
