@@ -47,6 +47,8 @@ export async function answerBusyUnlessTaken(opts: {
 
 /** ParticipantInfo.Kind.AGENT in livekit/protocol. */
 const PARTICIPANT_KIND_AGENT = 4;
+/** Set by livekit-server and the agents framework on an agent's participant. */
+const AGENT_NAME_ATTRIBUTE = 'lk.agent.name';
 
 /** The probe against a LiveKit server (or Cloud project), with the worker's own key. */
 export function livekitCallRoomProbe(livekit: {
@@ -64,7 +66,11 @@ export function livekitCallRoomProbe(livekit: {
         .flatMap((d) => d.state?.jobs ?? []);
       if (jobs.length > 0) return true;
       const participants = await rooms.listParticipants(room);
-      return participants.some((p) => (p.kind as number) === PARTICIPANT_KIND_AGENT);
+      return participants.some(
+        (p) =>
+          (p.kind as number) === PARTICIPANT_KIND_AGENT &&
+          p.attributes[AGENT_NAME_ATTRIBUTE] === agentName,
+      );
     },
     deleteRoom: async (room) => {
       await rooms.deleteRoom(room);

@@ -144,7 +144,11 @@ export async function runProductionWorker(opts: {
       // 10 s default failed jobs whose process was still prewarming on a busy 2-core host.
       initializeProcessTimeout: INITIALIZE_PROCESS_TIMEOUT_MS,
       requestFunc,
-      loadFunc: async (s) => reportedLoad(await monitor.update(s.activeJobs.length)),
+      // A draining worker reports itself full, so the server asks the other workers first.
+      loadFunc: async (s) => {
+        const usage = await monitor.update(s.activeJobs.length);
+        return reportedLoad(admission.isDraining ? 1 : usage);
+      },
       // Reported loads stay below 1 (see reportedLoad): admission, not the status, limits calls.
       loadThreshold: 1,
       host: config.agentHttp.host,

@@ -7,8 +7,11 @@
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AgentDispatchClient } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readCallRecords } from '../../src/call-records/index.js';
+import { LOCAL_API_KEY, LOCAL_API_SECRET } from '../../src/config/index.js';
+import { livekitCallRoomProbe } from '../../src/worker/index.js';
 import {
   activeJobs,
   startAgentWorker,
@@ -19,7 +22,9 @@ import { provisionLine, sippCall, type PhoneLine } from '../support/phone-lines.
 import { RtpMeter } from '../support/rtp-meter.js';
 import { placeCallExpectingRefusal } from '../support/sip-busy-call.js';
 import { parseSippTrace, runSippCaller, writeSilenceUlaw } from '../support/sipp.js';
-import { eventually, layout, roomClient } from '../support/stack-env.js';
+import { eventually, httpUrl, layout, roomClient } from '../support/stack-env.js';
+
+const dispatchClient = () => new AgentDispatchClient(httpUrl, LOCAL_API_KEY, LOCAL_API_SECRET);
 
 /** Its own agent name: the shared test worker never takes these calls. */
 const AGENT = 'switchboard-drain';
@@ -109,16 +114,30 @@ describe('the production worker on SIGTERM', () => {
     // Worker B comes up while A still drains; call 3 goes to B, not to A.
     const b = await startWorker('drain-b', { http: 8183, health: 8184 });
     const caller3 = '+15557660003';
-    const call3 = await runSippCaller(
+    const call3 = runSippCaller(
       sippCall(LINE, caller3, silence, {
         sipPort: 25251,
         mediaPort: 22510,
         recordPort: 24402,
-        holdMs: 4_000,
+        holdMs: 6_000,
       }),
     );
-    expect(call3.answered).toBe(true);
-    expect(call3.hangup).toBe('local');
+    await eventually('call 3 to run on worker B', async () => (await activeJobs(8183)) === 1);
+    // What a declining worker checks before answering busy: B's job is in the room's dispatch.
+    const room3 = (await roomClient().listRooms()).find((r) => r.name.includes(caller3))?.name;
+    expect(room3).toBeDefined();
+    const probe = livekitCallRoomProbe({
+      url: httpUrl,
+      apiKey: LOCAL_API_KEY,
+      apiSecret: LOCAL_API_SECRET,
+    });
+    expect(await probe.agentTookRoom(room3!, AGENT)).toBe(true);
+    const jobs = (await dispatchClient().listDispatch(room3!)).flatMap((d) => d.state?.jobs ?? []);
+    expect(jobs.map((j) => j.agentName)).toEqual([AGENT]);
+    expect(await probe.agentTookRoom(room3!, 'another-agent')).toBe(false);
+    const result3 = await call3;
+    expect(result3.answered).toBe(true);
+    expect(result3.hangup).toBe('local');
     await eventually('call 3 to be recorded by worker B', async () =>
       (await readCallRecords(b.recordsDir)).some(
         (r) => r.caller.channel === 'phone' && r.caller.callerNumber === caller3,
