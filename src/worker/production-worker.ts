@@ -173,6 +173,18 @@ export async function runProductionWorker(opts: {
     },
   });
 
+  /** Every process below the worker (job processes, and what they started), by pid. */
+  const killOwnProcesses = async (): Promise<void> => {
+    for (const p of await readProcessTree(process.pid)) {
+      if (p.pid === process.pid) continue;
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+
   const drain = async (signal: NodeJS.Signals): Promise<void> => {
     admission.startDraining();
     phase = 'draining';
@@ -197,7 +209,16 @@ export async function runProductionWorker(opts: {
         'drain timed out; ending the calls still in progress',
       );
     await Promise.allSettled([...guards]);
-    await server.close();
+    // With no call left, the remaining job processes are idle ones: the framework would ask each
+    // to shut down and wait up to a minute for one still prewarming (seen: 60 s from SIGTERM to
+    // exit on an idle worker). They hold nothing, so they are ended directly.
+    // Killed once the pool is closing (server.close() stops it at once), so none is replaced.
+    const closing = server.close();
+    if (!busy()) {
+      await new Promise((r) => setImmediate(r));
+      await killOwnProcesses();
+    }
+    await closing;
     await new Promise((r) => health.close(r));
     logger.info({ drainMs: Date.now() - started }, 'drained; exiting');
     process.exit(0);
@@ -212,15 +233,7 @@ export async function runProductionWorker(opts: {
       Promise.allSettled(rooms.map((room) => probe.deleteRoom(room))),
       new Promise((r) => setTimeout(r, FORCED_EXIT_HANGUP_MS)),
     ]);
-    const tree = await readProcessTree(process.pid);
-    for (const p of tree) {
-      if (p.pid === process.pid) continue;
-      try {
-        process.kill(p.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    await killOwnProcesses();
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
 

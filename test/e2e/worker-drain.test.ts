@@ -208,4 +208,13 @@ describe('the production worker on SIGTERM', () => {
       30_000,
     );
   });
+
+  it('with no call, exits at once with status 0, also while its idle process is still prewarming', async () => {
+    const a = await startWorker('drain-idle', { http: 8187, health: 8188 });
+    const sigtermAt = performance.now();
+    a.worker.process.kill('SIGTERM');
+    expect(await a.worker.exited).toEqual({ code: 0, signal: null });
+    // The framework alone waits up to its 60 s process shutdown timeout for a prewarming process.
+    expect(performance.now() - sigtermAt).toBeLessThan(5_000);
+  });
 });
