@@ -20,6 +20,7 @@ const FRAMEWORK_PRODUCTION_PORT = 8081;
 const DRAIN_POLL_MS = 500;
 const FORCED_EXIT_HANGUP_MS = 1_000;
 const INITIALIZE_PROCESS_TIMEOUT_MS = 45_000;
+const IDLE_KILL_POLL_MS = 200;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 /**
@@ -209,14 +210,22 @@ export async function runProductionWorker(opts: {
         'drain timed out; ending the calls still in progress',
       );
     await Promise.allSettled([...guards]);
-    // With no call left, the remaining job processes are idle ones: the framework would ask each
-    // to shut down and wait up to a minute for one still prewarming (seen: 60 s from SIGTERM to
-    // exit on an idle worker). They hold nothing, so they are ended directly.
-    // Killed once the pool is closing (server.close() stops it at once), so none is replaced.
     const closing = server.close();
     if (!busy()) {
-      await new Promise((r) => setImmediate(r));
-      await killOwnProcesses();
+      // With no call left, the processes below the worker are idle job processes (and the
+      // inference process). The framework asks each to shut down, and one that was still
+      // prewarming never acknowledges: it waits its full 60 s process shutdown timeout (measured:
+      // 60 s from SIGTERM to exit on an idle worker). They hold nothing, so they are ended
+      // directly, until the pool is closed: one killed before that is replaced by a new one.
+      const pool = { closed: false };
+      const markClosed = () => {
+        pool.closed = true;
+      };
+      closing.then(markClosed, markClosed);
+      while (!pool.closed) {
+        await killOwnProcesses();
+        await Promise.race([closing, new Promise((r) => setTimeout(r, IDLE_KILL_POLL_MS))]);
+      }
     }
     await closing;
     await new Promise((r) => health.close(r));
