@@ -34,10 +34,12 @@ import {
   loadConfig,
   NOT_UNDERSTOOD_APOLOGY,
   parseCallOptions,
+  parseStartArgs,
   playLastWords,
   preflight,
   PrerenderedSpeech,
   RECEPTIONIST_INSTRUCTIONS,
+  runProductionWorker,
   sendTonesTool,
   SILENCE_PROMPT,
   SilencePolicy,
@@ -362,21 +364,31 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const config = loadConfig();
     await preflight(config);
     console.log(createSpeechModels(config.models).description);
-    cli.runApp(
-      new ServerOptions({
-        agent: fileURLToPath(import.meta.url),
-        agentName: config.agentName,
-        wsURL: config.livekit.url,
-        apiKey: config.livekit.apiKey,
-        apiSecret: config.livekit.apiSecret,
-        numIdleProcesses: config.idleProcesses,
-        loadFunc: callCountLoad(config.maxConcurrentCalls),
-        // Full at maxConcurrentCalls, in development too (the framework's dev default is no limit).
-        loadThreshold: 1,
-        host: config.agentHttp.host,
-        ...(config.agentHttp.port === undefined ? {} : { port: config.agentHttp.port }),
-      }),
-    );
+    // Production: this package's worker around the framework's AgentServer (capacity, drain,
+    // health; src/worker). Everything else (dev, connect, console) is the agents CLI.
+    if (process.argv[2] === 'start') {
+      await runProductionWorker({
+        agentFile: fileURLToPath(import.meta.url),
+        config,
+        ...parseStartArgs(process.argv.slice(3), config.worker.logLevel),
+      });
+    } else {
+      cli.runApp(
+        new ServerOptions({
+          agent: fileURLToPath(import.meta.url),
+          agentName: config.agentName,
+          wsURL: config.livekit.url,
+          apiKey: config.livekit.apiKey,
+          apiSecret: config.livekit.apiSecret,
+          numIdleProcesses: config.idleProcesses,
+          loadFunc: callCountLoad(config.maxConcurrentCalls),
+          // Full at maxConcurrentCalls, in development too (the framework's dev default is no limit).
+          loadThreshold: 1,
+          host: config.agentHttp.host,
+          ...(config.agentHttp.port === undefined ? {} : { port: config.agentHttp.port }),
+        }),
+      );
+    }
   } catch (err) {
     if (!isSwitchboardError(err)) throw err;
     console.error(`error [${err.code}]: ${err.message}`);

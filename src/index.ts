@@ -8,7 +8,7 @@ export * from './livekit/preflight.js';
 export * from './models/index.js';
 export * from './tokens/index.js';
 export { PrerenderedSpeech } from './conversation/prerendered-speech.js';
-export { callCountLoad } from './worker/load.js';
+export * from './worker/index.js';
 export * from './conversation/silence-policy.js';
 export * from './dtmf/index.js';
 export * from './tools/account-number.js';

@@ -48,7 +48,36 @@ const EnvSchema = z.object({
   AGENT_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   AGENT_IDLE_PROCESSES: z.coerce.number().int().min(1).max(16).default(1),
   AGENT_MAX_CALLS: z.coerce.number().int().min(1).max(1000).default(10),
+  /** Share of the machine's cores the worker's own processes may use before it declines calls. */
+  AGENT_MAX_CPU_PERCENT: z.coerce.number().int().min(1).max(100).default(80),
+  /** The production worker's own health endpoint (GET /health: ready or draining). */
+  AGENT_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(8082),
+  /** How long a SIGTERM waits for calls in progress before ending them. */
+  AGENT_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
+  /** How long a call this worker declines waits for another worker before the caller gets busy. */
+  AGENT_BUSY_GRACE_MS: z.coerce.number().int().min(0).max(60_000).default(3_000),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  /** Set by LiveKit Cloud for the workers it runs. */
+  LIVEKIT_WORKER_TOKEN: optionalString,
 });
+
+/** Cross-variable rules, checked on the raw environment so they are reported with every other problem. */
+function crossFieldProblems(env: Record<string, string | undefined>): string[] {
+  const set = (name: string) => (env[name] ?? '').trim() !== '';
+  const problems: string[] = [];
+  if (set('LIVEKIT_URL')) {
+    // A remote server never gets the local development key by default.
+    if (!set('LIVEKIT_API_KEY')) problems.push('LIVEKIT_API_KEY: required when LIVEKIT_URL is set');
+    if (!set('LIVEKIT_API_SECRET'))
+      problems.push('LIVEKIT_API_SECRET: required when LIVEKIT_URL is set');
+  }
+  if (set('OPENAI_BASE_URL') && !set('OPENAI_API_KEY')) {
+    problems.push(
+      'OPENAI_API_KEY: required with OPENAI_BASE_URL (servers such as Ollama accept any non-empty value)',
+    );
+  }
+  return problems;
+}
 
 export type ModelProvider =
   /** OpenAI, or any OpenAI-compatible server (Ollama, vLLM) given by OPENAI_BASE_URL. */
@@ -89,15 +118,29 @@ export interface Config {
   idleProcesses: number;
   /** Calls this worker handles at once; its reported load is active calls / this. */
   maxConcurrentCalls: number;
+  /** The production worker (`npm run agent start`): capacity, drain and health. */
+  worker: WorkerConfig;
+}
+
+export interface WorkerConfig {
+  /** Percent of the machine's cores the worker's own processes may use before it declines calls. */
+  maxCpuPercent: number;
+  healthPort: number;
+  drainTimeoutMs: number;
+  busyGraceMs: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  /** LiveKit Cloud's worker token, passed through to the framework. */
+  workerToken?: string;
 }
 
 export function parseConfig(env: Record<string, string | undefined>): Readonly<Config> {
   const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    throw configError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  }
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)),
+    ...crossFieldProblems(env),
+  ];
+  if (!parsed.success || problems.length > 0) throw configError(problems);
   const e = parsed.data;
-  const problems: string[] = [];
   const layout = localStackLayout(e.SWITCHBOARD_NETWORK);
 
   let livekit: LivekitConfig;
@@ -109,11 +152,6 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
       isLocalStack: true,
     };
   } else {
-    // A remote server never gets the local development key by default.
-    if (e.LIVEKIT_API_KEY === undefined)
-      problems.push('LIVEKIT_API_KEY: required when LIVEKIT_URL is set');
-    if (e.LIVEKIT_API_SECRET === undefined)
-      problems.push('LIVEKIT_API_SECRET: required when LIVEKIT_URL is set');
     livekit = {
       url: e.LIVEKIT_URL,
       apiKey: e.LIVEKIT_API_KEY ?? '',
@@ -121,12 +159,6 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
       isLocalStack: false,
     };
   }
-  if (e.OPENAI_BASE_URL !== undefined && e.OPENAI_API_KEY === undefined) {
-    problems.push(
-      'OPENAI_API_KEY: required with OPENAI_BASE_URL (servers such as Ollama accept any non-empty value)',
-    );
-  }
-  if (problems.length > 0) throw configError(problems);
 
   const models: ModelProvider =
     e.OPENAI_API_KEY !== undefined
@@ -150,6 +182,14 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     ...(e.WEB_PORT === undefined ? {} : { webPort: e.WEB_PORT }),
     idleProcesses: e.AGENT_IDLE_PROCESSES,
     maxConcurrentCalls: e.AGENT_MAX_CALLS,
+    worker: {
+      maxCpuPercent: e.AGENT_MAX_CPU_PERCENT,
+      healthPort: e.AGENT_HEALTH_PORT,
+      drainTimeoutMs: e.AGENT_DRAIN_TIMEOUT_MS,
+      busyGraceMs: e.AGENT_BUSY_GRACE_MS,
+      logLevel: e.LOG_LEVEL,
+      ...(e.LIVEKIT_WORKER_TOKEN === undefined ? {} : { workerToken: e.LIVEKIT_WORKER_TOKEN }),
+    },
     agentHttp: {
       host: livekit.isLocalStack ? layout.serviceIp : '0.0.0.0',
       ...(e.AGENT_HTTP_PORT === undefined ? {} : { port: e.AGENT_HTTP_PORT }),

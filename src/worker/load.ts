@@ -9,9 +9,107 @@ import type { AgentServer } from '@livekit/agents';
  * unanswered (seen in this project's tests on 2 cores). Counting this worker's own calls keeps
  * dispatch predictable: with `maxConcurrentCalls` N the worker takes new calls while fewer than
  * 0.7 N are active (the server's headroom), and reports itself full at N.
+ *
+ * Used by the development worker; the production worker (`npm run agent start`) uses
+ * `WorkerLoadMonitor` and decides admission itself (see src/worker/admission.ts).
  */
 export function callCountLoad(
   maxConcurrentCalls: number,
 ): (server: AgentServer) => Promise<number> {
   return (server) => Promise.resolve(Math.min(1, server.activeJobs.length / maxConcurrentCalls));
+}
+
+/** CPU time used so far by each of the worker's processes, at one moment. */
+export interface CpuSample {
+  atMs: number;
+  cpuMsByPid: ReadonlyMap<number, number>;
+}
+
+/**
+ * Share of the machine's cores (0..1) the worker's processes used between two samples. A process
+ * that appeared in between counts with all its CPU time (it started in that interval); one that
+ * ended in between is not counted for its last interval.
+ */
+export function cpuShareBetween(prev: CpuSample, next: CpuSample, cores: number): number {
+  const elapsedMs = next.atMs - prev.atMs;
+  if (elapsedMs <= 0 || cores <= 0) return 0;
+  let usedMs = 0;
+  for (const [pid, cpuMs] of next.cpuMsByPid) {
+    const before = prev.cpuMsByPid.get(pid) ?? 0;
+    // Lower than before: the pid was reused by a new process, whose time all falls in the interval.
+    usedMs += cpuMs >= before ? cpuMs - before : cpuMs;
+  }
+  return Math.min(1, usedMs / (elapsedMs * cores));
+}
+
+/**
+ * How full the worker is: 1 means at its limit, by calls or by its own CPU, whichever is nearer.
+ */
+export function capacityUsage(u: {
+  activeCalls: number;
+  maxCalls: number;
+  cpuShare: number;
+  maxCpuShare: number;
+}): number {
+  return Math.max(u.activeCalls / u.maxCalls, u.cpuShare / u.maxCpuShare);
+}
+
+/**
+ * livekit-server's default `agents.target_load`: it asks a worker for a job only while the
+ * worker's reported load is below this. Reported loads stay under it so that a full worker is
+ * still asked, declines, and makes sure the caller hears busy when no other worker takes the call
+ * (src/worker/busy-guard.ts); a worker the server never asks cannot do that, and the caller would
+ * ring until livekit-sip's ringing timeout.
+ */
+export const SERVER_TARGET_LOAD = 0.7;
+const REPORTED_LOAD_CEILING = SERVER_TARGET_LOAD - 0.01;
+
+/**
+ * The load sent to livekit-server: usage scaled under its target. The server picks among
+ * workers at random, weighted by 1 - load, so a less used worker is still preferred, and a
+ * declined job is offered to the next worker.
+ */
+export function reportedLoad(usage: number): number {
+  return Math.min(1, Math.max(0, usage)) * REPORTED_LOAD_CEILING;
+}
+
+/**
+ * Measures the worker's own CPU between two calls of `update` (the framework calls its load
+ * function every 2.5 s), and keeps the latest usage for admission decisions between updates.
+ */
+export class WorkerLoadMonitor {
+  private last?: CpuSample;
+  private cpuShareNow = 0;
+
+  constructor(
+    private readonly opts: {
+      maxCalls: number;
+      maxCpuShare: number;
+      cores: number;
+      sampleCpu: () => Promise<CpuSample>;
+    },
+  ) {}
+
+  /** Takes a CPU sample and returns the usage with `activeCalls` calls. */
+  async update(activeCalls: number): Promise<number> {
+    const sample = await this.opts.sampleCpu();
+    if (this.last !== undefined)
+      this.cpuShareNow = cpuShareBetween(this.last, sample, this.opts.cores);
+    this.last = sample;
+    return this.usage(activeCalls);
+  }
+
+  /** Usage with `activeCalls` calls and the CPU share last measured. */
+  usage(activeCalls: number): number {
+    return capacityUsage({
+      activeCalls,
+      maxCalls: this.opts.maxCalls,
+      cpuShare: this.cpuShareNow,
+      maxCpuShare: this.opts.maxCpuShare,
+    });
+  }
+
+  get cpuShare(): number {
+    return this.cpuShareNow;
+  }
 }

@@ -6,8 +6,11 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { layout } from '../support/stack-env.js';
 
-async function startAgent(env: Record<string, string>): Promise<{ code: number; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'agents/receptionist.ts', 'dev'], {
+async function startAgent(
+  env: Record<string, string>,
+  mode: 'dev' | 'start' = 'dev',
+): Promise<{ code: number; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'agents/receptionist.ts', mode], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -51,5 +54,30 @@ describe('agent start-up', () => {
     expect(code).toBe(1);
     expect(output).toContain('error [config_invalid]');
     expect(output).toContain('AGENT_IDLE_PROCESSES');
+  });
+
+  it('in production, lists every missing and malformed variable in one message and exits at once', async () => {
+    const startedAt = performance.now();
+    const { code, output } = await startAgent(
+      {
+        LIVEKIT_URL: 'wss://project.livekit.cloud',
+        AGENT_MAX_CALLS: '0',
+        AGENT_DRAIN_TIMEOUT_MS: 'soon',
+        AGENT_HEALTH_PORT: 'http',
+      },
+      'start',
+    );
+    expect(code).toBe(1);
+    expect(performance.now() - startedAt).toBeLessThan(15_000);
+    // One message: the error line appears once and names every problem.
+    expect(output.match(/error \[config_invalid\]/g)).toHaveLength(1);
+    for (const variable of [
+      'AGENT_MAX_CALLS:',
+      'AGENT_DRAIN_TIMEOUT_MS:',
+      'AGENT_HEALTH_PORT:',
+      'LIVEKIT_API_KEY: required when LIVEKIT_URL is set',
+      'LIVEKIT_API_SECRET: required when LIVEKIT_URL is set',
+    ])
+      expect(output).toContain(variable);
   });
 });

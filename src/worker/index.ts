@@ -1,0 +1,24 @@
+export { Admission, type AdmissionDecision } from './admission.js';
+export {
+  answerBusyUnlessTaken,
+  livekitCallRoomProbe,
+  type BusyGuardOutcome,
+  type CallRoomProbe,
+} from './busy-guard.js';
+export {
+  healthResponse,
+  startHealthServer,
+  type WorkerHealth,
+  type WorkerPhase,
+} from './health.js';
+export {
+  callCountLoad,
+  capacityUsage,
+  cpuShareBetween,
+  reportedLoad,
+  SERVER_TARGET_LOAD,
+  WorkerLoadMonitor,
+  type CpuSample,
+} from './load.js';
+export { parseProcStat, processTree, readProcessTree, type ProcessStat } from './process-tree.js';
+export { parseStartArgs, runProductionWorker } from './production-worker.js';

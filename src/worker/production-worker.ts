@@ -1,0 +1,265 @@
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import {
+  AgentServer,
+  initializeLogger,
+  log,
+  ServerOptions,
+  type JobRequest,
+} from '@livekit/agents';
+import type { Config } from '../config/index.js';
+import { SwitchboardError } from '../errors/index.js';
+import { Admission } from './admission.js';
+import { answerBusyUnlessTaken, livekitCallRoomProbe } from './busy-guard.js';
+import { startHealthServer, type WorkerPhase } from './health.js';
+import { reportedLoad, WorkerLoadMonitor, type CpuSample } from './load.js';
+import { readProcessTree } from './process-tree.js';
+
+/** The agents framework's production port for its own HTTP server (GET /, GET /worker). */
+const FRAMEWORK_PRODUCTION_PORT = 8081;
+const DRAIN_POLL_MS = 500;
+const FORCED_EXIT_HANGUP_MS = 1_000;
+const INITIALIZE_PROCESS_TIMEOUT_MS = 45_000;
+const IDLE_KILL_POLL_MS = 200;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+/**
+ * `start` arguments: the agents CLI's own `--log-level`, nothing else. URL and keys come from the
+ * environment (src/config).
+ */
+export function parseStartArgs(
+  args: readonly string[],
+  defaultLevel: Config['worker']['logLevel'],
+): { logLevel: Config['worker']['logLevel'] } {
+  let values: { 'log-level'?: string | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: { 'log-level': { type: 'string' } },
+      strict: true,
+    }));
+  } catch (err) {
+    throw new SwitchboardError(
+      'config_invalid',
+      `Invalid arguments for start (${(err as Error).message}). Usage: start [--log-level ${LOG_LEVELS.join('|')}]`,
+    );
+  }
+  const level = values['log-level'] ?? defaultLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new SwitchboardError(
+      'config_invalid',
+      `Invalid --log-level "${level}". Use one of ${LOG_LEVELS.join(', ')}.`,
+    );
+  return { logLevel: level as Config['worker']['logLevel'] };
+}
+
+async function sampleOwnCpu(): Promise<CpuSample> {
+  const tree = await readProcessTree(process.pid);
+  if (tree.length === 0) {
+    // No /proc (macOS): this process only.
+    const { user, system } = process.cpuUsage();
+    return { atMs: Date.now(), cpuMsByPid: new Map([[process.pid, (user + system) / 1000]]) };
+  }
+  return { atMs: Date.now(), cpuMsByPid: new Map(tree.map((p) => [p.pid, p.cpuMs])) };
+}
+
+/**
+ * The production worker (`npm run agent start`): the agents framework's AgentServer in production
+ * mode, with what this package adds around it:
+ *
+ * - capacity: at most `maxConcurrentCalls` calls, and no new call while its own processes use more
+ *   than AGENT_MAX_CPU_PERCENT of the machine; a declined call goes to another worker, or its
+ *   caller gets 486 Busy Here (src/worker/busy-guard.ts);
+ * - drain: on SIGTERM or SIGINT it declines new calls and waits for the calls in progress, up to
+ *   AGENT_DRAIN_TIMEOUT_MS, then ends the rest and exits 0; a second signal hangs up the calls
+ *   still in progress, kills its job processes and exits at once (143 or 130);
+ * - health: GET /health on AGENT_HEALTH_PORT reports starting, ready or draining.
+ *
+ * The framework's own drain is not used: it marks the worker full, so livekit-server stops asking
+ * it, and nobody would answer a caller busy when no other worker is left.
+ */
+export async function runProductionWorker(opts: {
+  agentFile: string;
+  config: Readonly<Config>;
+  logLevel: Config['worker']['logLevel'];
+}): Promise<void> {
+  const { config } = opts;
+  initializeLogger({ pretty: false, level: opts.logLevel });
+  const logger = log().child({ agentName: config.agentName });
+
+  const maxCpuShare = config.worker.maxCpuPercent / 100;
+  const monitor = new WorkerLoadMonitor({
+    maxCalls: config.maxConcurrentCalls,
+    maxCpuShare,
+    cores: availableParallelism(),
+    sampleCpu: sampleOwnCpu,
+  });
+  const admission = new Admission({
+    maxCalls: config.maxConcurrentCalls,
+    cpuUsage: () => monitor.cpuShare / maxCpuShare,
+  });
+  const probe = livekitCallRoomProbe(config.livekit);
+  const guards = new Set<Promise<void>>();
+  let phase: WorkerPhase = 'starting';
+
+  const runningJobIds = () => new Set(server.activeJobs.map((j) => j.job.id));
+
+  const requestFunc = async (req: JobRequest): Promise<void> => {
+    const decision = admission.decide(req.id, runningJobIds(), Date.now());
+    if (decision.accept) {
+      await req.accept();
+      return;
+    }
+    logger.info({ jobId: req.id, reason: decision.reason }, 'declining a call');
+    await req.reject();
+    const room = req.room?.name;
+    if (room === undefined || room === '') return;
+    const guard = answerBusyUnlessTaken({
+      room,
+      agentName: config.agentName,
+      probe,
+      graceMs: config.worker.busyGraceMs,
+    })
+      .then((outcome) => logger.info({ jobId: req.id, outcome }, 'declined call settled'))
+      .catch((err: unknown) =>
+        logger.error({ err, jobId: req.id }, 'could not end a declined call'),
+      )
+      .finally(() => guards.delete(guard));
+    guards.add(guard);
+  };
+
+  const server = new AgentServer(
+    new ServerOptions({
+      agent: opts.agentFile,
+      agentName: config.agentName,
+      wsURL: config.livekit.url,
+      apiKey: config.livekit.apiKey,
+      apiSecret: config.livekit.apiSecret,
+      ...(config.worker.workerToken === undefined
+        ? {}
+        : { workerToken: config.worker.workerToken }),
+      production: true,
+      logLevel: opts.logLevel,
+      numIdleProcesses: config.idleProcesses,
+      // The receptionist's prewarm renders three prompts with 10 s timeouts each; the framework's
+      // 10 s default failed jobs whose process was still prewarming on a busy 2-core host.
+      initializeProcessTimeout: INITIALIZE_PROCESS_TIMEOUT_MS,
+      requestFunc,
+      // A draining worker reports itself full, so the server asks the other workers first.
+      loadFunc: async (s) => {
+        const usage = await monitor.update(s.activeJobs.length);
+        return reportedLoad(admission.isDraining ? 1 : usage);
+      },
+      // Reported loads stay below 1 (see reportedLoad): admission, not the status, limits calls.
+      loadThreshold: 1,
+      host: config.agentHttp.host,
+      port: config.agentHttp.port ?? FRAMEWORK_PRODUCTION_PORT,
+    }),
+  );
+  server.event.once('worker_registered', () => {
+    if (phase === 'starting') phase = 'ready';
+  });
+
+  const health = await startHealthServer({
+    host: config.agentHttp.host,
+    port: config.worker.healthPort,
+    health: () => {
+      const activeCalls = server.activeJobs.length;
+      return {
+        phase,
+        activeCalls,
+        maxCalls: config.maxConcurrentCalls,
+        usage: monitor.usage(activeCalls),
+      };
+    },
+  });
+
+  /** Every process below the worker (job processes, and what they started), by pid. */
+  const killOwnProcesses = async (): Promise<void> => {
+    for (const p of await readProcessTree(process.pid)) {
+      if (p.pid === process.pid) continue;
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+
+  const drain = async (signal: NodeJS.Signals): Promise<void> => {
+    admission.startDraining();
+    phase = 'draining';
+    const started = Date.now();
+    logger.info(
+      {
+        signal,
+        activeCalls: server.activeJobs.length,
+        drainTimeoutMs: config.worker.drainTimeoutMs,
+      },
+      'draining: finishing calls in progress, taking no new ones (a second signal exits at once)',
+    );
+    // Jobs accepted just before the signal are not running yet; they are waited for too.
+    const busy = () =>
+      server.activeJobs.length > 0 || admission.pendingCount(runningJobIds(), Date.now()) > 0;
+    while (busy() && Date.now() - started < config.worker.drainTimeoutMs) {
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    }
+    if (busy())
+      logger.warn(
+        { activeCalls: server.activeJobs.length },
+        'drain timed out; ending the calls still in progress',
+      );
+    await Promise.allSettled([...guards]);
+    const closing = server.close();
+    if (!busy()) {
+      // With no call left, the processes below the worker are idle job processes (and the
+      // inference process). The framework asks each to shut down, and one that was still
+      // prewarming never acknowledges: it waits its full 60 s process shutdown timeout (measured:
+      // 60 s from SIGTERM to exit on an idle worker). They hold nothing, so they are ended
+      // directly, until the pool is closed: one killed before that is replaced by a new one.
+      const pool = { closed: false };
+      const markClosed = () => {
+        pool.closed = true;
+      };
+      closing.then(markClosed, markClosed);
+      while (!pool.closed) {
+        await killOwnProcesses();
+        await Promise.race([closing, new Promise((r) => setTimeout(r, IDLE_KILL_POLL_MS))]);
+      }
+    }
+    await closing;
+    await new Promise((r) => health.close(r));
+    logger.info({ drainMs: Date.now() - started }, 'drained; exiting');
+    process.exit(0);
+  };
+
+  const exitNow = async (signal: NodeJS.Signals): Promise<void> => {
+    logger.warn({ signal }, 'second signal: ending every call and exiting now');
+    // Hang the callers up (their rooms deleted: livekit-sip sends BYE) rather than leave them on a
+    // line with nobody on it; bounded, since exiting now is the point.
+    const rooms = server.activeJobs.map((j) => j.job.room?.name ?? '').filter((r) => r !== '');
+    await Promise.race([
+      Promise.allSettled(rooms.map((room) => probe.deleteRoom(room))),
+      new Promise((r) => setTimeout(r, FORCED_EXIT_HANGUP_MS)),
+    ]);
+    await killOwnProcesses();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    const task = admission.isDraining ? exitNow(signal) : drain(signal);
+    task.catch((err: unknown) => {
+      logger.error({ err }, 'failed to shut down cleanly');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    await server.run();
+  } catch (err) {
+    logger.fatal({ err }, 'the worker stopped with an error');
+    process.exit(1);
+  }
+}

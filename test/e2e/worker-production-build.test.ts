@@ -1,0 +1,127 @@
+/**
+ * The production build runs the same phone call as the development worker (test/e2e/phone.test.ts),
+ * the way the Docker image runs it: `npm run build`, then only dist/ and the package files in a
+ * fresh directory, `npm ci --omit=dev` there (no tsx, TypeScript or vitest), and plain
+ * `node dist/agents/receptionist.js start`. The test runs inside the stack's network, which has no
+ * route to the registry, so npm installs from its local cache (`--offline`); the Dockerfile runs
+ * the same commands online.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCallRecords } from '../../src/call-records/index.js';
+import { startAgentWorker, workerHealth, type AgentWorker } from '../support/agent-worker.js';
+import { provisionLine, sippCall, type PhoneLine } from '../support/phone-lines.js';
+import { RtpMeter } from '../support/rtp-meter.js';
+import { parseSippTrace, runSippCaller, writeSilenceUlaw } from '../support/sipp.js';
+import { eventually, layout, roomClient } from '../support/stack-env.js';
+
+const run = promisify(execFile);
+const AGENT = 'switchboard-prod-build';
+const LINE = '+15550181';
+
+let buildDir: string;
+let recordsDir: string;
+let silence: string;
+let line: PhoneLine;
+let worker: AgentWorker;
+
+beforeAll(async () => {
+  // The Dockerfile's build stage, then its runtime stage.
+  await run('npm', ['run', 'build'], { cwd: process.cwd() });
+  buildDir = await mkdtemp(join(tmpdir(), 'sb-prod-'));
+  for (const file of ['package.json', 'package-lock.json'])
+    await cp(join(process.cwd(), file), join(buildDir, file));
+  await cp(join(process.cwd(), 'dist'), join(buildDir, 'dist'), { recursive: true });
+  await run('npm', ['ci', '--omit=dev', '--offline', '--no-audit', '--no-fund'], {
+    cwd: buildDir,
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', NODE_ENV: 'production' },
+  });
+
+  const logDir = join(process.cwd(), '.stack', 'logs');
+  await mkdir(logDir, { recursive: true });
+  silence = await writeSilenceUlaw(await mkdtemp(join(tmpdir(), 'sb-media-')));
+  line = await provisionLine(LINE, undefined, AGENT);
+  recordsDir = await mkdtemp(join(tmpdir(), 'sb-records-prod-'));
+  worker = await startAgentWorker({
+    mode: 'start',
+    buildDir,
+    httpPort: 8195,
+    healthPort: 8196,
+    env: { LIVEKIT_AGENT_NAME: AGENT, CALL_RECORDS_DIR: recordsDir, NODE_ENV: 'production' },
+    logFile: join(logDir, 'agent-prod-build.log'),
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await worker.stop();
+  await line.release();
+});
+
+describe('the production build', () => {
+  it('has no development dependency installed', async () => {
+    const installed = new Set(await readdir(join(buildDir, 'node_modules')));
+    // Every devDependency of package.json is absent. (TypeScript itself is there: a run-time
+    // dependency of @livekit/agents, through @livekit/throws-transformer.)
+    const pkg = JSON.parse(await readFile(join(buildDir, 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    const devOnly = Object.keys(pkg.devDependencies).filter((d) => d !== 'typescript');
+    expect(devOnly).toContain('tsx');
+    expect(devOnly).toContain('vitest');
+    for (const dev of devOnly)
+      expect(existsSync(join(buildDir, 'node_modules', dev)), dev).toBe(false);
+    expect(installed.has('@livekit')).toBe(true);
+    // Silero's VAD model ships in the package: nothing to download at run time.
+    expect(
+      await readdir(join(buildDir, 'node_modules', '@livekit', 'agents-plugin-silero', 'dist')),
+    ).toContain('silero_vad.onnx');
+  });
+
+  it('answers a phone call: greeting heard as non-silent RTP, record written, the caller hangs up', async () => {
+    expect((await workerHealth(8196)).status).toBe('ready');
+    const caller = '+15557680001';
+    const meter = new RtpMeter(layout.serviceIp, 24600);
+    await meter.start();
+    const result = await runSippCaller(
+      sippCall(LINE, caller, silence, {
+        sipPort: 25290,
+        mediaPort: 22950,
+        recordPort: 24600,
+        holdMs: 10_000,
+      }),
+    ).finally(() => meter.close());
+    const audio = meter.report();
+
+    expect(result.answered).toBe(true);
+    expect(result.hangup).toBe('local');
+    const sent = parseSippTrace(result.messages).filter((m) => m.direction === 'sent');
+    expect(sent.some((m) => m.startLine.startsWith('BYE sip:'))).toBe(true);
+    expect(audio.payloadTypes).toContain(0);
+    expect(audio.loudPackets).toBeGreaterThan(50);
+    expect(audio.rms).toBeGreaterThan(300);
+
+    await eventually('the call record', async () =>
+      (await readCallRecords(recordsDir)).some(
+        (r) => r.caller.channel === 'phone' && r.caller.callerNumber === caller,
+      ),
+    );
+    const record = (await readCallRecords(recordsDir)).find(
+      (r) => r.caller.channel === 'phone' && r.caller.callerNumber === caller,
+    )!;
+    expect(record.caller).toMatchObject({
+      channel: 'phone',
+      calledNumber: LINE,
+      trunkId: line.trunkId,
+    });
+    expect(record.outcome).toBe('caller_hung_up');
+    expect(record.turns.find((t) => t.role === 'agent')?.text).toMatch(/thank you for calling/);
+    await eventually('the call room to be deleted', async () =>
+      (await roomClient().listRooms()).every((r) => !r.name.includes(caller)),
+    );
+  });
+});
