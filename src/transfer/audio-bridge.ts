@@ -19,6 +19,8 @@ import {
  * `close`.
  */
 const SAMPLE_RATE = 48_000;
+/** A party whose audio track is not there by then has gone: the bridge fails instead of waiting. */
+const TRACK_WAIT_MS = 5_000;
 
 export class AudioBridge {
   private readonly abort = new AbortController();
@@ -34,7 +36,11 @@ export class AudioBridge {
       track,
       new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
     );
-    const remote = await subscribedAudio(fromRoom, from, this.abort.signal);
+    const remote = await subscribedAudio(
+      fromRoom,
+      from,
+      AbortSignal.any([this.abort.signal, AbortSignal.timeout(TRACK_WAIT_MS)]),
+    );
     this.pumps.push(this.pump(remote, source));
   }
 

@@ -135,6 +135,12 @@ export class ConsultCall {
       ...(model === undefined ? {} : { llm: model }),
     });
     this.session = session;
+    // A model failure on the consult leg ends the consult, not the caller's call.
+    session.on(voice.AgentSessionEventTypes.Error, (ev) => {
+      const recoverable = (ev.error as { recoverable?: boolean }).recoverable === true;
+      if (!recoverable)
+        this.decide({ status: 'failed', detail: 'a model failed during the briefing' });
+    });
     session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
       if (ev.item.type !== 'message') return;
       const text = ev.item.textContent ?? '';
@@ -150,7 +156,7 @@ export class ConsultCall {
     const timer = setTimeout(
       () =>
         this.decide({
-          status: 'no_answer',
+          status: 'timed_out',
           detail: 'the human gave no answer to the briefing in time',
         }),
       consultTimeoutMs,

@@ -92,6 +92,7 @@ export class TransferDesk {
     const { options, tracker, session } = this.input;
     const caller = this.input.caller();
     const target = referTarget(options.coldTarget ?? '');
+    if (this.inProgress) return { status: 'failed', detail: 'a transfer is already in progress' };
     if (!caller.capabilities.referTransfer)
       return this.explain(
         await referCaller({
@@ -181,6 +182,8 @@ export class TransferDesk {
         reason,
         callerGone: this.input.callerGone,
         holdMusic: this.holdMusic,
+        onHandedOff: (method) =>
+          tracker.ended('transferred', `the caller was handed to a human (${method})`),
       });
       tracker.transferAttempted(result.record);
       this.input.log.info(

@@ -36,6 +36,8 @@ export interface WarmTransferInput {
   /** Aborted when the caller hangs up or the job shuts down. */
   callerGone: AbortSignal;
   holdMusic: Promise<readonly AudioFrame[]>;
+  /** Called the moment the caller is handed over, before the remaining clean-up. */
+  onHandedOff?: (method: HandOffMethod) => void;
 }
 
 /** After a completed hand-off in LiveKit: what still runs until one side hangs up. */
@@ -122,6 +124,11 @@ export async function warmTransfer(input: WarmTransferInput): Promise<WarmTransf
     return { outcome: failure, record };
   };
 
+  if (isAborted(callerGone))
+    return fail({
+      status: 'caller_hung_up',
+      detail: 'the caller hung up before the human was dialled',
+    });
   const dialStart = performance.now();
   const dialFailed = await consult.dial(human, options.ringingTimeoutMs, callerGone);
   record.phases.ringMs = since(dialStart);
@@ -166,6 +173,8 @@ export async function warmTransfer(input: WarmTransferInput): Promise<WarmTransf
           : {}),
       });
       if (outcome.status !== 'completed') continue;
+      // livekit-sip hangs up the caller 1 s after NOTIFY 200: the call is transferred from now.
+      input.onHandedOff?.('refer');
       // The caller now talks to the human's own line; the consult leg and the hold end here.
       await consult.stopAgent().catch(() => undefined);
       await rooms.deleteRoom(consultRoomName).catch(() => undefined);
@@ -189,12 +198,12 @@ export async function warmTransfer(input: WarmTransferInput): Promise<WarmTransf
         });
       } catch (err) {
         if (
-          !/not implemented|unimplemented/i.test(
+          /not implemented|unimplemented/i.test(
             `${(err as Error).message} ${String((err as { code?: string }).code)}`,
           )
         )
-          record.handOffAttempts.push({ method: 'move', status: 'failed' });
-        moveUnsupported.add(input.livekit.url);
+          moveUnsupported.add(input.livekit.url);
+        else record.handOffAttempts.push({ method: 'move', status: 'failed' });
       }
     }
     const bridge = new AudioBridge();
