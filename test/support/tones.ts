@@ -46,24 +46,7 @@ export async function addToneFrom(
   const tone = ulaw.replace(/\.ulaw$/, `-tone${frequencyHz}.wav`);
   // One byte per sample at 8 kHz.
   const seconds = (await stat(ulaw)).size / 8000 - fromSeconds;
-  await run('sox', [
-    '-n',
-    '-r',
-    '8000',
-    '-c',
-    '1',
-    '-b',
-    '16',
-    tone,
-    'synth',
-    String(seconds),
-    'sine',
-    String(frequencyHz),
-    'vol',
-    '0.3',
-    'pad',
-    String(fromSeconds),
-  ]);
+  await writeDelayedTone(tone, 8000, seconds, frequencyHz, fromSeconds);
   await run('sox', ['-m', ...raw, ulaw, tone, ...raw, out]);
   return out;
 }
@@ -78,15 +61,28 @@ export async function addToneToWav(
   const tone = wav.replace(/\.wav$/, `-only-tone${frequencyHz}.wav`);
   const { stdout } = await run('soxi', ['-D', wav]);
   const seconds = Number(stdout.trim()) - fromSeconds;
+  await writeDelayedTone(tone, 48_000, seconds, frequencyHz, fromSeconds);
+  await run('sox', ['-m', wav, tone, out]);
+  return out;
+}
+
+/** A 16-bit WAV of silence for `delaySeconds`, then a -10 dBFS sine for `seconds`. */
+async function writeDelayedTone(
+  file: string,
+  sampleRate: number,
+  seconds: number,
+  frequencyHz: number,
+  delaySeconds: number,
+): Promise<void> {
   await run('sox', [
     '-n',
     '-r',
-    '48000',
+    String(sampleRate),
     '-c',
     '1',
     '-b',
     '16',
-    tone,
+    file,
     'synth',
     String(seconds),
     'sine',
@@ -94,8 +90,6 @@ export async function addToneToWav(
     'vol',
     '0.3',
     'pad',
-    String(fromSeconds),
+    String(delaySeconds),
   ]);
-  await run('sox', ['-m', wav, tone, out]);
-  return out;
 }
