@@ -63,7 +63,7 @@ export const INTENTS: Intent[] = [
   },
   {
     name: 'decline_transfer',
-    phrases: ['no i cannot take the call', 'i am too busy'],
+    phrases: ['no i cannot take the call'],
     reply: { tool: 'decline_transfer' },
   },
   {

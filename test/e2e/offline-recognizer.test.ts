@@ -1,0 +1,49 @@
+/**
+ * The offline stand-in's recognizer against its own grammar: every phrase of the scripted dialog,
+ * spoken by espeak-ng, must come back as itself, over the phone band (8 kHz µ-law, what livekit-sip
+ * relays) and the browser band (48 kHz). A phrase added to the dialog that the grammar confuses
+ * with another one ("i am too busy" once took "send the tones") fails here by name, instead of
+ * as a missing tool call in some end-to-end call. In the e2e project because it needs the tools
+ * the stack installs (espeak-ng, sox, pocketsphinx); it does not use the stack.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recognize } from '../../stack/offline-speech/recognizer.js';
+import { grammarPhrases } from '../../stack/offline-speech/scripted-dialog.js';
+
+const run = promisify(execFile);
+
+const BANDS = [
+  { band: 'phone (8 kHz µ-law)', args: ['-r', '8000', '-c', '1', '-e', 'u-law', '-b', '8'] },
+  { band: 'browser (48 kHz)', args: ['-r', '48000', '-c', '1', '-b', '16'] },
+];
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sb-grammar-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the offline recognizer (pocketsphinx, not AI) on espeak-ng speech', () => {
+  const cases = BANDS.flatMap(({ band, args }) =>
+    grammarPhrases().map((phrase) => ({ band, args, phrase })),
+  );
+
+  it.each(cases)('$band: $phrase is recognized as itself', async ({ band, args, phrase }) => {
+    const name = `${band.split(' ')[0]}-${phrase.replaceAll(' ', '_')}`;
+    const spoken = join(dir, `${name}.wav`);
+    const heard = join(dir, `${name}-band.wav`);
+    await run('espeak-ng', ['-v', 'en-us', '-w', spoken, phrase]);
+    await run('sox', [spoken, ...args, heard]);
+    const result = await recognize(await readFile(heard));
+    expect(result.text).toBe(phrase);
+  });
+});
