@@ -60,6 +60,12 @@ interface ProcessData {
 }
 
 const PRERENDER_TIMEOUT_MS = 10_000;
+/**
+ * How long a shutting-down job waits for a transfer to wind up (tell the human the caller left,
+ * end the consult leg) before it writes the call record anyway; well inside the framework's 60 s
+ * shutdown limit for a job process.
+ */
+const TRANSFER_SETTLE_LIMIT_MS = 15_000;
 /** The agents framework's own default, in this package's unit. */
 const DEFAULT_SILENCE_TIMEOUT_MS = 15_000;
 
@@ -128,7 +134,12 @@ export default defineAgent({
       caller,
     });
     const records = new CallRecordWriter(config.callRecordsDir);
+    // Filled in below, once the session exists; the record waits for a transfer under way.
+    const transfers: { desk?: TransferDesk } = {};
     ctx.addShutdownCallback(async () => {
+      // A transfer cut short by the shutdown (the caller hung up, the time limit) records its
+      // outcome first; callerGone, aborted by another shutdown callback, makes it end.
+      await transfers.desk?.idle(TRANSFER_SETTLE_LIMIT_MS);
       tracker.ended('failed', 'the job shut down before the call ended');
       await records.write(tracker.toRecord());
       callLog.info({ outcome: tracker.toRecord().outcome }, 'call record written');
@@ -299,7 +310,7 @@ export default defineAgent({
         ? undefined
         : new TransferDesk({
             livekit: config.livekit,
-            models,
+            consultModels: () => createSpeechModels(config.models),
             vad: (ctx.proc.userData as Partial<ProcessData>).vad ?? null,
             session,
             room: ctx.room,
@@ -310,6 +321,7 @@ export default defineAgent({
             endJob: (reason) => ctx.shutdown(reason),
             log: callLog,
           });
+    transfers.desk = desk;
     ctx.addShutdownCallback(async () => {
       await desk?.settle();
     });

@@ -26,16 +26,19 @@ export class AudioBridge {
   private readonly abort = new AbortController();
   private readonly pumps: Promise<void>[] = [];
   private readonly sources: AudioSource[] = [];
+  /** Unpublished on close: a failed bridge must not leave a silent track in either room. */
+  private readonly published: { room: Room; sid: string }[] = [];
 
   /** Starts relaying `from`'s microphone in `fromRoom` into `toRoom`, as track `name`. */
   async relay(fromRoom: Room, from: string, toRoom: Room, name: string): Promise<void> {
     const source = new AudioSource(SAMPLE_RATE, 1);
     this.sources.push(source);
     const track = LocalAudioTrack.createAudioTrack(name, source);
-    await toRoom.localParticipant?.publishTrack(
+    const publication = await toRoom.localParticipant?.publishTrack(
       track,
       new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
     );
+    if (publication?.sid !== undefined) this.published.push({ room: toRoom, sid: publication.sid });
     const remote = await subscribedAudio(
       fromRoom,
       from,
@@ -64,6 +67,11 @@ export class AudioBridge {
   async close(): Promise<void> {
     this.abort.abort();
     await Promise.allSettled(this.pumps);
+    await Promise.allSettled(
+      this.published
+        .filter(({ room }) => room.isConnected)
+        .map(({ room, sid }) => room.localParticipant?.unpublishTrack(sid) ?? Promise.resolve()),
+    );
     await Promise.allSettled(this.sources.map((s) => s.close()));
   }
 }

@@ -1,11 +1,12 @@
 import { llm, voice, type VAD } from '@livekit/agents';
 import { Room, RoomEvent, type RemoteParticipant } from '@livekit/rtc-node';
-import { AccessToken, type SipClient } from 'livekit-server-sdk';
+import { AccessToken, type RoomServiceClient, type SipClient } from 'livekit-server-sdk';
 import { z } from 'zod';
 import type { SpeechModels } from '../models/index.js';
 import { ACCEPT_KEY, DECLINE_KEY } from './briefing.js';
 import type { TransferOptions } from './options.js';
 import { dialFailure, type TransferFailure } from './outcome.js';
+import type { ConsultDecision, ConsultPort } from './ports.js';
 import { toSipSeconds } from './sip-units.js';
 
 /**
@@ -21,17 +22,16 @@ only what the briefing says. When they agree to take the call, call accept_trans
 say they cannot take it, call decline_transfer. If you hear a voicemail greeting or an answering
 machine, call voicemail_detected.`;
 
-export type ConsultDecision =
-  { status: 'accepted'; by: 'voice' | 'keypad'; at: Date } | TransferFailure;
-
 export interface ConsultDeps {
   livekit: { url: string; apiKey: string; apiSecret: string };
   sip: SipClient;
+  rooms: RoomServiceClient;
+  /** The consult leg's own model instances: its errors and usage stay apart from the caller's. */
   models: SpeechModels;
   vad: VAD | null;
 }
 
-export class ConsultCall {
+export class ConsultCall implements ConsultPort {
   readonly room = new Room();
   private session?: voice.AgentSession;
   private readonly decided: Promise<ConsultDecision>;
@@ -186,6 +186,16 @@ export class ConsultCall {
     const session = this.session;
     this.session = undefined;
     if (session !== undefined) await session.close();
+  }
+
+  /** Deleting the room hangs up the human's leg, or cancels its INVITE while it still rings. */
+  async end(): Promise<void> {
+    await this.deps.rooms.deleteRoom(this.roomName).catch(() => undefined);
+    await this.room.disconnect();
+  }
+
+  async leave(): Promise<void> {
+    await this.room.disconnect();
   }
 
   get humanPresent(): boolean {

@@ -13,14 +13,17 @@ import {
   TRANSFER_EXPLANATIONS,
 } from './explanations.js';
 import { decodeHoldMusic } from './hold.js';
+import { liveKitTransferPorts, type LiveKitAccess } from './livekit-ports.js';
 import type { TransferOptions } from './options.js';
 import type { TransferOutcome } from './outcome.js';
+import type { JoinedCall } from './ports.js';
 import { referTarget } from './target.js';
-import { warmTransfer, type JoinedCall, type LiveKitAccess } from './warm-transfer.js';
+import { warmTransfer } from './warm-transfer.js';
 
 export interface TransferDeskInput {
   livekit: LiveKitAccess;
-  models: SpeechModels;
+  /** New model instances for each consult leg, apart from the caller's session's. */
+  consultModels: () => SpeechModels;
   vad: VAD | null;
   session: voice.AgentSession;
   room: Room;
@@ -41,6 +44,8 @@ export interface TransferDeskInput {
  */
 export class TransferDesk {
   private inProgress = false;
+  /** The transfer under way, if any: shutdown waits for it before the call record is written. */
+  private running: Promise<unknown> | undefined;
   private readonly background: Promise<unknown>[] = [];
   /** Decoded while the call goes on, so putting the caller on hold costs no decoding. */
   private readonly holdMusic: Promise<readonly AudioFrame[]>;
@@ -69,7 +74,7 @@ export class TransferDesk {
               .max(300)
               .describe('What the caller needs, in a few words, for the colleague.'),
           }),
-          execute: async ({ reason }) => this.warm(reason),
+          execute: async ({ reason }) => this.track(this.warm(reason)),
         }),
       );
     }
@@ -80,7 +85,7 @@ export class TransferDesk {
           description:
             'Transfer the phone call directly to the front desk without talking to them first (blind transfer).',
           parameters: z.object({}),
-          execute: async () => this.cold(),
+          execute: async () => this.track(this.cold()),
         }),
       );
     }
@@ -169,22 +174,28 @@ export class TransferDesk {
     this.inProgress = true;
     try {
       await session.say(HOLD_ANNOUNCEMENT, { allowInterruptions: false }).waitForPlayout();
-      const result = await warmTransfer({
-        livekit: this.input.livekit,
-        models: this.input.models,
-        vad: this.input.vad,
-        session,
-        callerRoom: this.input.room,
-        caller: this.input.caller(),
-        turns: tracker.toRecord().turns,
-        options,
-        human,
-        reason,
-        callerGone: this.input.callerGone,
-        holdMusic: this.holdMusic,
-        onHandedOff: (method) =>
-          tracker.ended('transferred', `the caller was handed to a human (${method})`),
-      });
+      const caller = this.input.caller();
+      const result = await warmTransfer(
+        {
+          caller,
+          turns: tracker.toRecord().turns,
+          options,
+          human,
+          reason,
+          callerGone: this.input.callerGone,
+          onHandedOff: (method) =>
+            tracker.ended('transferred', `the caller was handed to a human (${method})`),
+        },
+        liveKitTransferPorts({
+          livekit: this.input.livekit,
+          consultModels: this.input.consultModels(),
+          vad: this.input.vad,
+          session,
+          callerRoom: this.input.room,
+          caller,
+          holdMusic: this.holdMusic,
+        }),
+      );
       tracker.transferAttempted(result.record);
       this.input.log.info(
         {
@@ -210,6 +221,30 @@ export class TransferDesk {
   /** Waits for the tasks this desk started (for the job's shutdown). */
   async settle(): Promise<void> {
     await Promise.allSettled(this.background);
+  }
+
+  /**
+   * Resolves once no transfer is under way, or after `limitMs`: a job shutting down mid-transfer
+   * (the caller hung up, the time limit) records the transfer's outcome before the call record is
+   * written.
+   */
+  async idle(limitMs: number): Promise<void> {
+    const running = this.running;
+    if (running === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      running.catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, limitMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private track<T>(transfer: Promise<T>): Promise<T> {
+    const running = transfer.finally(() => {
+      if (this.running === running) this.running = undefined;
+    });
+    this.running = running;
+    return running;
   }
 
   private watch(joined: JoinedCall): void {

@@ -1,5 +1,6 @@
 import { audioFramesFromFile, voice } from '@livekit/agents';
 import type { AudioFrame, Room } from '@livekit/rtc-node';
+import type { HoldPort } from './ports.js';
 
 /**
  * Hold music decoded once, into memory. @livekit/agents 1.9.0 decodes a file with ffmpeg while it
@@ -41,7 +42,7 @@ function looped(frames: readonly AudioFrame[], signal: AbortSignal): AsyncIterab
  * Puts the caller on hold: the session stops hearing them (nothing they say reaches the LLM) and
  * stops speaking to them, and hold music plays in their room. `release` undoes exactly that.
  */
-export class CallerHold {
+export class CallerHold implements HoldPort {
   private player?: voice.BackgroundAudioPlayer;
   private music?: AbortController;
 
@@ -68,10 +69,14 @@ export class CallerHold {
     this.music = undefined;
     const player = this.player;
     this.player = undefined;
-    if (player !== undefined) await player.close();
-    if (resumeSession) {
-      this.session.input.setAudioEnabled(true);
-      this.session.output.setAudioEnabled(true);
+    try {
+      if (player !== undefined) await player.close();
+    } finally {
+      // Even if the player failed to close, the caller gets their agent back.
+      if (resumeSession) {
+        this.session.input.setAudioEnabled(true);
+        this.session.output.setAudioEnabled(true);
+      }
     }
   }
 }

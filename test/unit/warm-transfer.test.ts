@@ -1,0 +1,287 @@
+/**
+ * The warm-transfer orchestration over in-memory ports (src/transfer/ports.fake.ts): what is
+ * asked of the world, in which order, and what the caller is left with on every path. The same
+ * paths run on the real stack in test/e2e/transfer.test.ts; these add the ones the stack cannot
+ * produce on demand (an unexpected error, MoveParticipant answering, a bridge that fails).
+ */
+import { ParticipantKind } from '@livekit/rtc-node';
+import { describe, expect, it } from 'vitest';
+import { describeCaller, type Caller } from '../../src/caller/index.js';
+import {
+  CALLER_LEFT_NOTICE,
+  noHandOffWorked,
+  TransferOptionsSchema,
+  warmTransfer,
+  type HandOffStrategy,
+  type TransferRecord,
+} from '../../src/transfer/index.js';
+import { FakeTransferPorts, type FakeTransferScript } from '../../src/transfer/ports.fake.js';
+
+const phone = describeCaller({
+  identity: 'sip_+15551230000',
+  kind: ParticipantKind.SIP,
+  attributes: { 'sip.callID': 'SCL_1', 'sip.phoneNumber': '+15551230000' },
+});
+const web = describeCaller({
+  identity: 'web-user-1',
+  kind: ParticipantKind.STANDARD,
+  attributes: {},
+});
+
+const human = { number: '+15550001111', outboundTrunkId: 'ST_out' };
+
+async function transfer(
+  script: FakeTransferScript,
+  opts: {
+    caller?: Caller;
+    strategy?: HandOffStrategy;
+    callerGone?: AbortController;
+    /** Hangs up the caller once the fake has logged this event. */
+    hangUpAfter?: string;
+  } = {},
+) {
+  const ports = new FakeTransferPorts(script);
+  const callerGone = opts.callerGone ?? new AbortController();
+  if (opts.hangUpAfter !== undefined) ports.after(opts.hangUpAfter, () => callerGone.abort());
+  const handedOff: string[] = [];
+  const result = await warmTransfer(
+    {
+      caller: opts.caller ?? phone,
+      turns: [
+        { role: 'caller', text: 'i want to speak to a person', at: new Date(0).toISOString() },
+      ],
+      options: TransferOptionsSchema.parse({ human, strategy: opts.strategy ?? 'refer_first' }),
+      human,
+      reason: 'billing question',
+      callerGone: callerGone.signal,
+      onHandedOff: (m) => handedOff.push(m),
+    },
+    ports,
+  );
+  return { result, ports, handedOff };
+}
+
+describe('warmTransfer: accepted', () => {
+  it('SIP caller, REFER accepted: REFER to tel:<number>, consult leg ended, hold released without resuming the agent', async () => {
+    const { result, ports, handedOff } = await transfer({});
+    expect(result.outcome).toEqual({ status: 'completed', method: 'refer' });
+    expect(ports.events).toEqual([
+      'hold.start',
+      'consult.dial +15550001111',
+      'consult.brief',
+      'refer tel:+15550001111',
+      'consult.stopAgent',
+      'consult.end',
+      'hold.release',
+    ]);
+    expect(handedOff).toEqual(['refer']);
+    expect(ports.sessionLive).toBe(false);
+    expect(result.record).toMatchObject({
+      status: 'completed',
+      method: 'refer',
+      handOffAttempts: [{ method: 'refer', status: 'completed' }],
+    });
+    expect(result.record.phases.handOffMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('REFER rejected with 603 on open-source livekit-server: MoveParticipant unsupported, so the bridge; no move attempt recorded', async () => {
+    const { result, ports } = await transfer({
+      refer: [{ status: 'refused', sipStatus: 603, detail: 'refused' }],
+      move: 'unsupported',
+    });
+    expect(result.outcome).toEqual({ status: 'completed', method: 'bridge' });
+    expect(ports.events.slice(3)).toEqual([
+      'refer tel:+15550001111',
+      'consult.stopAgent',
+      'move',
+      'hold.release',
+      'bridge',
+    ]);
+    expect(result.record.handOffAttempts).toEqual([
+      { method: 'refer', status: 'refused', sipStatus: 603 },
+      { method: 'bridge', status: 'completed' },
+    ]);
+    expect(result.joined?.method).toBe('bridge');
+    expect(ports.events).not.toContain('consult.end');
+  });
+
+  it('where MoveParticipant works, the human is moved into the caller room and the consult room is left, not ended', async () => {
+    const moved = await transfer({ move: 'moved' }, { strategy: 'bridge_only' });
+    expect(moved.result.outcome).toEqual({ status: 'completed', method: 'move' });
+    expect(moved.ports.events.slice(-3)).toEqual(['move', 'hold.release', 'consult.leave']);
+    expect(moved.ports.events).not.toContain('consult.end');
+    expect(moved.result.joined).toMatchObject({
+      method: 'move',
+      consultRoomName: 'fake-room-consult',
+    });
+    expect(moved.ports.events).not.toContain('refer tel:+15550001111');
+  });
+
+  it('a MoveParticipant error other than "not implemented" is recorded, then the bridge is tried', async () => {
+    const { result } = await transfer({ move: 'failed' }, { strategy: 'bridge_only' });
+    expect(result.record.handOffAttempts).toEqual([
+      { method: 'move', status: 'failed' },
+      { method: 'bridge', status: 'completed' },
+    ]);
+  });
+
+  it('a browser caller is never REFERred, whatever the strategy', async () => {
+    const { result, ports } = await transfer({}, { caller: web, strategy: 'refer_first' });
+    expect(result.outcome).toEqual({ status: 'completed', method: 'bridge' });
+    expect(ports.events.some((e) => e.startsWith('refer'))).toBe(false);
+  });
+
+  it('bridge_first with a failing bridge: back on hold, then REFER', async () => {
+    const { result, ports } = await transfer({ bridge: 'fails' }, { strategy: 'bridge_first' });
+    expect(result.outcome).toEqual({ status: 'completed', method: 'refer' });
+    expect(ports.events.slice(3)).toEqual([
+      'consult.stopAgent',
+      'move',
+      'hold.release',
+      'bridge',
+      'hold.start',
+      'refer tel:+15550001111',
+      'consult.stopAgent',
+      'consult.end',
+      'hold.release',
+    ]);
+  });
+});
+
+describe('warmTransfer: every failure returns the caller to the agent, off hold, consult leg ended', () => {
+  it.each<[string, FakeTransferScript, string, number | undefined]>([
+    ['486 busy', { dial: { status: 'busy', sipStatus: 486, detail: 'busy' } }, 'busy', 486],
+    ['no answer', { dial: { status: 'no_answer', detail: 'rang out' } }, 'no_answer', undefined],
+    [
+      'declined',
+      { decision: { status: 'declined', detail: 'the human declined' } },
+      'declined',
+      undefined,
+    ],
+    [
+      'voicemail',
+      { decision: { status: 'voicemail', detail: 'voicemail' } },
+      'voicemail',
+      undefined,
+    ],
+    [
+      'human hangs up during the briefing',
+      { decision: { status: 'human_hung_up', detail: 'gone' } },
+      'human_hung_up',
+      undefined,
+    ],
+    [
+      'REFER rejected and no other hand-off (bridge fails)',
+      { refer: [{ status: 'refused', sipStatus: 603, detail: 'no' }], bridge: 'fails' },
+      'failed',
+      undefined,
+    ],
+    [
+      'human hangs up after saying yes',
+      { humanLeavesAfterDecision: true },
+      'human_hung_up',
+      undefined,
+    ],
+  ])('%s', async (_name, script, status, sipStatus) => {
+    const { result, ports } = await transfer(script);
+    expect(result.outcome.status).toBe(status);
+    expect('sipStatus' in result.outcome ? result.outcome.sipStatus : undefined).toBe(sipStatus);
+    expect(result.record.status).toBe(status);
+    expect(ports.events.at(-1)).toBe('hold.release resume');
+    expect(ports.events).toContain('consult.end');
+    expect(ports.onHold).toBe(false);
+    expect(ports.sessionLive).toBe(true);
+  });
+
+  it.each<[FakeTransferScript['throwAt']]>([
+    ['hold'],
+    ['dial'],
+    ['brief'],
+    ['refer'],
+    ['move'],
+    ['bridge'],
+  ])(
+    'an unexpected error at %s: failed, caller off hold with the agent, consult leg ended',
+    async (throwAt) => {
+      const { result, ports } = await transfer(
+        { throwAt, refer: [{ status: 'refused', sipStatus: 603, detail: 'no' }] },
+        { strategy: throwAt === 'refer' ? 'refer_first' : 'bridge_first' },
+      );
+      expect(result.outcome.status).toBe('failed');
+      expect(result.record.detail).toMatch(/^the transfer stopped on an error \(\w+/);
+      // The error's message (which could carry a number) stays out of the record.
+      expect(result.record.detail).not.toMatch(/failed\)$/);
+      expect(ports.events.at(-1)).toBe('hold.release resume');
+      expect(ports.events).toContain('consult.end');
+      expect(ports.sessionLive).toBe(true);
+    },
+  );
+
+  it('caller hangs up while the human rings: the dial is cancelled (consult leg ended) and the agent is not resumed', async () => {
+    const { result, ports } = await transfer(
+      { dial: 'ring' },
+      { hangUpAfter: 'consult.dial +15550001111' },
+    );
+    expect(result.outcome.status).toBe('caller_hung_up');
+    expect(ports.events).toEqual([
+      'hold.start',
+      'consult.dial +15550001111',
+      'consult.end',
+      'consult.stopAgent',
+      'consult.end',
+      'hold.release',
+    ]);
+    expect(ports.sessionLive).toBe(false);
+  });
+
+  it('caller hangs up during the briefing: the human is told, then the consult leg ends', async () => {
+    const { result, ports } = await transfer(
+      { decision: 'wait' },
+      { hangUpAfter: 'consult.brief' },
+    );
+    expect(result.outcome.status).toBe('caller_hung_up');
+    expect(ports.events.slice(2)).toEqual([
+      'consult.brief',
+      `consult.tell ${CALLER_LEFT_NOTICE}`,
+      'consult.stopAgent',
+      'consult.end',
+      'hold.release',
+    ]);
+    expect(result.record.consult.map((t) => t.text)).toContain(CALLER_LEFT_NOTICE);
+  });
+
+  it('caller already gone when the transfer starts: nobody is dialled', async () => {
+    const gone = new AbortController();
+    gone.abort();
+    const { result, ports } = await transfer({}, { callerGone: gone });
+    expect(result.outcome.status).toBe('caller_hung_up');
+    expect(ports.events.some((e) => e.startsWith('consult.dial'))).toBe(false);
+  });
+});
+
+describe('noHandOffWorked: the status of an accepted transfer whose hand-offs all failed', () => {
+  it.each<[string, TransferRecord['handOffAttempts'], string, number | undefined]>([
+    [
+      'REFER refused last',
+      [{ method: 'refer', status: 'refused', sipStatus: 603 }],
+      'refused',
+      603,
+    ],
+    ['REFER timed out last', [{ method: 'refer', status: 'timed_out' }], 'timed_out', undefined],
+    ['REFER could not be sent', [{ method: 'refer', status: 'failed' }], 'failed', undefined],
+    [
+      'bridge failed last',
+      [
+        { method: 'refer', status: 'refused', sipStatus: 603 },
+        { method: 'bridge', status: 'failed' },
+      ],
+      'failed',
+      undefined,
+    ],
+    ['nothing tried', [], 'failed', undefined],
+  ])('%s', (_name, attempts, status, sipStatus) => {
+    const failure = noHandOffWorked(attempts);
+    expect(failure.status).toBe(status);
+    expect(failure.sipStatus).toBe(sipStatus);
+  });
+});
