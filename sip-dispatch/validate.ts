@@ -108,6 +108,23 @@ export function validateSipConfig(config: SipConfig): ConfigProblem[] {
     }
   }
 
+  // An agent's transfer options may name an outbound trunk; it must be one this config defines.
+  const outboundNames = Object.entries(config.outboundTrunks).map(([id, t]) => t.name ?? id);
+  for (const [id, r] of rules) {
+    for (const [i, agent] of r.agents.entries()) {
+      const named = transferTrunkName(agent.metadata);
+      if (named === undefined || outboundNames.includes(named)) continue;
+      problems.push({
+        path: ['dispatchRules', id, 'agents', i, 'metadata', 'transfer', 'human', 'outboundTrunk'],
+        message: `outbound trunk "${named}" is not defined in outboundTrunks, so the agent could not dial the human`,
+        fix:
+          outboundNames.length === 0
+            ? `define outboundTrunks.${named}`
+            : `use one of: ${outboundNames.join(', ')}; or define outboundTrunks.${named}`,
+      });
+    }
+  }
+
   // Every inbound number must reach some rule, or its calls are dropped without an answer.
   for (const [id, t] of trunks) {
     for (const [i, number] of (t.numbers.length === 0 ? [''] : t.numbers).entries()) {
@@ -128,4 +145,12 @@ export function validateSipConfig(config: SipConfig): ConfigProblem[] {
     }
   }
   return problems;
+}
+
+/** `transfer.human.outboundTrunk` in an agent's metadata object (the agent's call options). */
+function transferTrunkName(metadata: unknown): string | undefined {
+  if (typeof metadata !== 'object' || metadata === null) return undefined;
+  const transfer = (metadata as { transfer?: { human?: { outboundTrunk?: unknown } } }).transfer;
+  const name = transfer?.human?.outboundTrunk;
+  return typeof name === 'string' ? name : undefined;
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { SpeechModels } from '../models/index.js';
 import { ACCEPT_KEY, DECLINE_KEY } from './briefing.js';
 import type { TransferOptions } from './options.js';
+import { pickOutboundTrunk } from './outbound-trunk.js';
 import { dialFailure, type TransferFailure } from './outcome.js';
 import type { ConsultDecision, ConsultPort } from './ports.js';
 import { toSipSeconds } from './sip-units.js';
@@ -53,6 +54,12 @@ export class ConsultCall implements ConsultPort {
     ringingTimeoutMs: number,
     signal: AbortSignal,
   ): Promise<TransferFailure | undefined> {
+    // Before joining anything: a trunk that is not there is a configuration problem.
+    const trunk = pickOutboundTrunk(
+      human,
+      human.outboundTrunkId === undefined ? await this.deps.sip.listSipOutboundTrunk() : [],
+    );
+    if (!('trunkId' in trunk)) return trunk;
     const token = new AccessToken(this.deps.livekit.apiKey, this.deps.livekit.apiSecret, {
       identity: CONSULT_AGENT_IDENTITY,
     });
@@ -74,7 +81,7 @@ export class ConsultCall implements ConsultPort {
         this.decide({ status: 'declined', detail: 'the human declined on the keypad' });
     });
     try {
-      await this.deps.sip.createSipParticipant(human.outboundTrunkId, human.number, this.roomName, {
+      await this.deps.sip.createSipParticipant(trunk.trunkId, human.number, this.roomName, {
         participantIdentity: HUMAN_IDENTITY,
         participantName: 'Colleague',
         waitUntilAnswered: true,

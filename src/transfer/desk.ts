@@ -201,6 +201,8 @@ export class TransferDesk {
         {
           kind: 'warm',
           status: result.record.status,
+          // Fixed texts and SIP statuses only: the destination stays in the record.
+          detail: result.record.detail,
           method: result.record.method,
           sipStatus: result.record.sipStatus,
           phases: result.record.phases,

@@ -4,6 +4,7 @@ export * from './desk.js';
 export * from './explanations.js';
 export * from './livekit-ports.js';
 export * from './options.js';
+export * from './outbound-trunk.js';
 export * from './outcome.js';
 export * from './ports.js';
 export * from './record.js';

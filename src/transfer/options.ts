@@ -19,7 +19,13 @@ export const TransferOptionsSchema = z
     human: z
       .object({
         number: phoneNumber,
-        outboundTrunkId: z.string().min(1),
+        /** The outbound trunk's server ID (ST_…). Or: */
+        outboundTrunkId: z.string().min(1).optional(),
+        /**
+         * The outbound trunk's name, looked up on the server at each transfer: what sip-dispatch
+         * provisions (its config key, unless the entry sets `name`), and it survives re-creation.
+         */
+        outboundTrunk: z.string().min(1).optional(),
         /** Where a SIP caller is REFERred on hand-off. Default: `tel:<number>`. */
         referTo: transferUri.optional(),
         /** Digits sent after the human's line answers (extension, IVR menu); `w` waits 0.5 s. */
@@ -31,6 +37,11 @@ export const TransferOptionsSchema = z
         fromNumber: phoneNumber.optional(),
       })
       .strict()
+      .refine((h) => (h.outboundTrunkId === undefined) !== (h.outboundTrunk === undefined), {
+        message:
+          'set exactly one of outboundTrunk (the trunk name, e.g. as in sip-dispatch) and outboundTrunkId (ST_…)',
+        path: ['outboundTrunk'],
+      })
       .optional(),
     /** Target of a cold (blind) transfer: the caller is REFERred there directly. */
     coldTarget: transferUri.optional(),

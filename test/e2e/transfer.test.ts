@@ -38,6 +38,8 @@ const HUMAN_NUMBER = '+15550009999';
 const HUMAN_SIP_PORT = 5070;
 const HUMAN_REFER_URI = `sip:${HUMAN_NUMBER}@${layout.serviceIp}:${HUMAN_SIP_PORT}`;
 const COLD_TARGET = 'tel:+15550001234';
+/** The human's outbound trunk, named per run: the lines name it, the agent looks it up. */
+const HUMAN_TRUNK_NAME = `e2e-human-desk-${process.pid}-${Date.now()}`;
 
 let outboundTrunkId = '';
 let dir = '';
@@ -85,7 +87,7 @@ beforeAll(async () => {
     { atSeconds: 1, text: 'please leave a message after the tone' },
   ]);
   const trunk = await sipClient().createSipOutboundTrunk(
-    'e2e human desk',
+    HUMAN_TRUNK_NAME,
     `${layout.serviceIp}:${HUMAN_SIP_PORT}`,
     ['+15550000000'],
   );
@@ -99,7 +101,7 @@ afterAll(async () => {
 function transferOptions(overrides: Partial<TransferOptions> = {}): object {
   return {
     transfer: {
-      human: { number: HUMAN_NUMBER, outboundTrunkId, referTo: HUMAN_REFER_URI },
+      human: { number: HUMAN_NUMBER, outboundTrunk: HUMAN_TRUNK_NAME, referTo: HUMAN_REFER_URI },
       coldTarget: COLD_TARGET,
       ringingTimeoutMs: 20_000,
       ...overrides,
@@ -278,6 +280,26 @@ describe('warm transfer failures: the caller comes back to the agent, off hold',
     expect(caller.hangup).toBe('remote');
     expect(lastTransfer(record)).toMatchObject({ status: 'busy', sipStatus: 486 });
     expectBackWithAgent(record, TRANSFER_EXPLANATIONS.busy);
+    await expectCallCleanedUp(record.room);
+    await expectNoConsultRoom();
+  });
+
+  it('the line names an outbound trunk the server does not have: nobody is dialled, the caller hears so', async () => {
+    const { caller, record } = await transferCall({
+      line: '+15550313',
+      caller: '+15557650313',
+      lineOptions: transferOptions({
+        human: { number: HUMAN_NUMBER, outboundTrunk: `${HUMAN_TRUNK_NAME}-gone` },
+      }),
+      callerAudio: audio.askThenGoodbye,
+    });
+    expect(caller.hangup).toBe('remote');
+    expect(lastTransfer(record)).toMatchObject({
+      status: 'not_configured',
+      detail: expect.stringMatching(/^no outbound trunk named ".*-gone" on the server/),
+    });
+    expect(lastTransfer(record).phases.ringMs).toBeLessThan(2_000);
+    expectBackWithAgent(record, TRANSFER_EXPLANATIONS.not_configured);
     await expectCallCleanedUp(record.room);
     await expectNoConsultRoom();
   });

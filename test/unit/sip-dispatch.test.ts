@@ -138,6 +138,26 @@ describe('sip-dispatch validate', () => {
       'inboundTrunks.other.previousIds[0]',
       /"main" is still in use/,
     ],
+    [
+      "a transfer through an outbound trunk the config doesn't define",
+      {
+        ...BASE,
+        outboundTrunks: { desk: { address: 'pbx.example.com', numbers: ['+15550000'] } },
+        dispatchRules: {
+          main: {
+            ...BASE.dispatchRules.main,
+            agents: [
+              {
+                name: 'switchboard',
+                metadata: { transfer: { human: { number: '+15550009', outboundTrunk: 'dsek' } } },
+              },
+            ],
+          },
+        },
+      },
+      'dispatchRules.main.agents[0].metadata.transfer.human.outboundTrunk',
+      /outbound trunk "dsek" is not defined in outboundTrunks/,
+    ],
   ])('rejects %s with the path and a fix', (_what, config, path, message) => {
     const { problems, config: ok } = check(config);
     expect(ok).toBeUndefined();
@@ -147,6 +167,29 @@ describe('sip-dispatch validate', () => {
     expect(p!.fix.length).toBeGreaterThan(10);
     expect(p!.file).toBe('sip.yaml');
     expect(p!.line).toBeGreaterThan(0);
+  });
+
+  it('accepts a transfer through an outbound trunk named by its config key or its name', () => {
+    const withDesk = (outboundTrunk: string) => ({
+      ...BASE,
+      outboundTrunks: {
+        desk: { address: 'pbx.example.com', numbers: ['+15550000'] },
+        night: { name: 'Night desk', address: 'pbx.example.com', numbers: ['+15550001'] },
+      },
+      dispatchRules: {
+        main: {
+          ...BASE.dispatchRules.main,
+          agents: [
+            {
+              name: 'switchboard',
+              metadata: { transfer: { human: { number: '+15550009', outboundTrunk } } },
+            },
+          ],
+        },
+      },
+    });
+    expect(check(withDesk('desk')).problems).toEqual([]);
+    expect(check(withDesk('Night desk')).problems).toEqual([]);
   });
 
   it('reports a problem of an environment override at its place in the environment', () => {

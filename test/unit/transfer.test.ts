@@ -6,6 +6,7 @@ import {
   briefingText,
   dialFailure,
   handOffSteps,
+  pickOutboundTrunk,
   referFailure,
   referTarget,
   sipStatusOf,
@@ -218,6 +219,33 @@ describe('briefingText', () => {
   });
 });
 
+describe('pickOutboundTrunk: the trunk that dials the human', () => {
+  const trunks = [
+    { sipTrunkId: 'ST_1', name: 'desk' },
+    { sipTrunkId: 'ST_2', name: 'night' },
+    { sipTrunkId: 'ST_3', name: 'night' },
+  ];
+  it.each<[string, { outboundTrunkId?: string; outboundTrunk?: string }, object]>([
+    ['an ID as is', { outboundTrunkId: 'ST_9' }, { trunkId: 'ST_9' }],
+    ['the one trunk of that name', { outboundTrunk: 'desk' }, { trunkId: 'ST_1' }],
+    [
+      'no trunk of that name',
+      { outboundTrunk: 'dsek' },
+      { status: 'not_configured', detail: expect.stringMatching(/no outbound trunk named "dsek"/) },
+    ],
+    [
+      'two trunks of that name',
+      { outboundTrunk: 'night' },
+      {
+        status: 'not_configured',
+        detail: expect.stringMatching(/2 outbound trunks are named "night"/),
+      },
+    ],
+  ])('%s', (_name, human, expected) => {
+    expect(pickOutboundTrunk(human, trunks)).toEqual(expected);
+  });
+});
+
 describe('transfer options in the dispatch metadata', () => {
   const human = { number: '+15550009999', outboundTrunkId: 'ST_abc' };
   it('applies defaults', () => {
@@ -243,7 +271,12 @@ describe('transfer options in the dispatch metadata', () => {
       'referTimeoutMs',
     ],
     ['a target that is no URI', { coldTarget: 'front desk' }, 'coldTarget'],
-    ['a human without a trunk', { human: { number: '+15550009999' } }, 'outboundTrunkId'],
+    ['a human without a trunk', { human: { number: '+15550009999' } }, 'outboundTrunk'],
+    [
+      'a human with both a trunk ID and a trunk name',
+      { human: { ...human, outboundTrunk: 'desk' } },
+      'set exactly one of outboundTrunk',
+    ],
     ['bad DTMF', { human: { ...human, dtmf: '12x' } }, 'dtmf'],
     ['a misspelt key', { human, ringingTimeout: 10 }, 'ringingTimeout'],
   ])('rejects %s', (_name, transfer, path) => {
