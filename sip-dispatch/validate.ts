@@ -147,10 +147,21 @@ export function validateSipConfig(config: SipConfig): ConfigProblem[] {
   return problems;
 }
 
-/** `transfer.human.outboundTrunk` in an agent's metadata object (the agent's call options). */
+/**
+ * `transfer.human.outboundTrunk` in an agent's metadata (the agent's call options), given as an
+ * object or as JSON text (as `export` writes it).
+ */
 function transferTrunkName(metadata: unknown): string | undefined {
-  if (typeof metadata !== 'object' || metadata === null) return undefined;
-  const transfer = (metadata as { transfer?: { human?: { outboundTrunk?: unknown } } }).transfer;
+  let options = metadata;
+  if (typeof metadata === 'string') {
+    try {
+      options = JSON.parse(metadata) as unknown;
+    } catch {
+      return undefined; // not JSON: metadata for some other agent
+    }
+  }
+  if (typeof options !== 'object' || options === null) return undefined;
+  const transfer = (options as { transfer?: { human?: { outboundTrunk?: unknown } } }).transfer;
   const name = transfer?.human?.outboundTrunk;
   return typeof name === 'string' ? name : undefined;
 }

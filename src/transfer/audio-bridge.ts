@@ -83,6 +83,7 @@ function subscribedAudio(room: Room, identity: string, signal: AbortSignal): Pro
   ];
   const existing = publications.find((p) => p.track instanceof RemoteAudioTrack)?.track;
   if (existing instanceof RemoteAudioTrack) return Promise.resolve(existing);
+  if (signal.aborted) return Promise.reject(new Error('the bridge closed before it was set up'));
   return new Promise((resolve, reject) => {
     const onTrack = (track: RemoteTrack, _pub: unknown, p: RemoteParticipant) => {
       if (p.identity !== identity || track.kind !== TrackKind.KIND_AUDIO) return;

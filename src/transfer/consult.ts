@@ -35,6 +35,7 @@ export interface ConsultDeps {
 export class ConsultCall implements ConsultPort {
   readonly room = new Room();
   private session?: voice.AgentSession;
+  private modelsClosed = false;
   private readonly decided: Promise<ConsultDecision>;
   private decide!: (d: ConsultDecision) => void;
 
@@ -54,12 +55,17 @@ export class ConsultCall implements ConsultPort {
     ringingTimeoutMs: number,
     signal: AbortSignal,
   ): Promise<TransferFailure | undefined> {
+    // Read through a call: the flag changes while this awaits.
+    const gone = () => signal.aborted;
     // Before joining anything: a trunk that is not there is a configuration problem.
     const trunk = pickOutboundTrunk(
       human,
       human.outboundTrunkId === undefined ? await this.deps.sip.listSipOutboundTrunk() : [],
     );
     if (!('trunkId' in trunk)) return trunk;
+    // The caller's hang-up cancels a dial by deleting the consult room; before the room exists
+    // that would be lost, so it is checked before each step that creates it.
+    if (gone()) return callerLeftWhileDialling();
     const token = new AccessToken(this.deps.livekit.apiKey, this.deps.livekit.apiSecret, {
       identity: CONSULT_AGENT_IDENTITY,
     });
@@ -80,6 +86,7 @@ export class ConsultCall implements ConsultPort {
       if (digit === DECLINE_KEY)
         this.decide({ status: 'declined', detail: 'the human declined on the keypad' });
     });
+    if (gone()) return callerLeftWhileDialling();
     try {
       await this.deps.sip.createSipParticipant(trunk.trunkId, human.number, this.roomName, {
         participantIdentity: HUMAN_IDENTITY,
@@ -93,11 +100,7 @@ export class ConsultCall implements ConsultPort {
       });
       return undefined;
     } catch (err) {
-      if (signal.aborted)
-        return {
-          status: 'caller_hung_up',
-          detail: 'the caller hung up while the human was dialled',
-        };
+      if (gone()) return callerLeftWhileDialling();
       return dialFailure(err);
     }
   }
@@ -188,11 +191,20 @@ export class ConsultCall implements ConsultPort {
     await session.say(text, { allowInterruptions: false }).waitForPlayout();
   }
 
-  /** Stops the consult agent; the human's leg stays up (for the hand-off) until `hangUp`. */
+  /** Stops the consult agent; the human's leg stays up (for the hand-off) until `end`. */
   async stopAgent(): Promise<void> {
     const session = this.session;
     this.session = undefined;
-    if (session !== undefined) await session.close();
+    try {
+      if (session !== undefined) await session.close();
+    } finally {
+      // The models were made for this consult leg alone (their HTTP clients go with them).
+      if (!this.modelsClosed) {
+        this.modelsClosed = true;
+        const { stt, llm: model, tts } = this.deps.models;
+        await Promise.allSettled([tts.close(), stt?.close(), model?.aclose()]);
+      }
+    }
   }
 
   /** Deleting the room hangs up the human's leg, or cancels its INVITE while it still rings. */
@@ -208,4 +220,8 @@ export class ConsultCall implements ConsultPort {
   get humanPresent(): boolean {
     return this.room.remoteParticipants.has(HUMAN_IDENTITY);
   }
+}
+
+function callerLeftWhileDialling(): TransferFailure {
+  return { status: 'caller_hung_up', detail: 'the caller hung up while the human was dialled' };
 }

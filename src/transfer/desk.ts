@@ -44,8 +44,11 @@ export interface TransferDeskInput {
  */
 export class TransferDesk {
   private inProgress = false;
-  /** The transfer under way, if any: shutdown waits for it before the call record is written. */
-  private running: Promise<unknown> | undefined;
+  /**
+   * Transfer tool calls under way: shutdown waits for them before the call record is written. A
+   * set, because the model may call the tools in parallel (the second is refused at once).
+   */
+  private readonly running = new Set<Promise<unknown>>();
   private readonly background: Promise<unknown>[] = [];
   /** Decoded while the call goes on, so putting the caller on hold costs no decoding. */
   private readonly holdMusic: Promise<readonly AudioFrame[]>;
@@ -201,7 +204,7 @@ export class TransferDesk {
         {
           kind: 'warm',
           status: result.record.status,
-          // Fixed texts and SIP statuses only: the destination stays in the record.
+          // Fixed texts, SIP statuses and trunk names only: the destination stays in the record.
           detail: result.record.detail,
           method: result.record.method,
           sipStatus: result.record.sipStatus,
@@ -231,22 +234,20 @@ export class TransferDesk {
    * written.
    */
   async idle(limitMs: number): Promise<void> {
-    const running = this.running;
-    if (running === undefined) return;
+    if (this.running.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      running.catch(() => undefined),
+      Promise.allSettled(this.running),
       new Promise((resolve) => (timer = setTimeout(resolve, limitMs))),
     ]);
     clearTimeout(timer);
   }
 
   private track<T>(transfer: Promise<T>): Promise<T> {
-    const running = transfer.finally(() => {
-      if (this.running === running) this.running = undefined;
-    });
-    this.running = running;
-    return running;
+    this.running.add(transfer);
+    const forget = () => this.running.delete(transfer);
+    transfer.then(forget, forget);
+    return transfer;
   }
 
   private watch(joined: JoinedCall): void {

@@ -64,21 +64,22 @@ export function liveKitTransferPorts(input: LiveKitPortsInput): WarmTransferPort
     },
     bridge: async () => {
       const bridge = new AudioBridge();
-      try {
-        await Promise.all([
-          bridge.relay(input.callerRoom, input.caller.identity, consult.room, 'caller-audio'),
-          bridge.relay(consult.room, HUMAN_IDENTITY, input.callerRoom, 'human-audio'),
-        ]);
-        return {
-          method: 'bridge',
-          consultRoomName: consult.roomName,
-          humanRoom: consult.room,
-          bridge,
-        };
-      } catch {
+      // Both directions settle before a failed bridge is closed, so that close undoes
+      // everything either of them set up.
+      const directions = await Promise.allSettled([
+        bridge.relay(input.callerRoom, input.caller.identity, consult.room, 'caller-audio'),
+        bridge.relay(consult.room, HUMAN_IDENTITY, input.callerRoom, 'human-audio'),
+      ]);
+      if (directions.some((d) => d.status === 'rejected')) {
         await bridge.close();
         return undefined;
       }
+      return {
+        method: 'bridge',
+        consultRoomName: consult.roomName,
+        humanRoom: consult.room,
+        bridge,
+      };
     },
   };
 }

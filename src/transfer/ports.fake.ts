@@ -21,7 +21,7 @@ export interface FakeTransferScript {
   /** The human hangs up right after deciding. */
   humanLeavesAfterDecision?: boolean;
   /** The step that throws an unexpected error instead of answering. */
-  throwAt?: 'hold' | 'dial' | 'brief' | 'refer' | 'move' | 'bridge';
+  throwAt?: 'hold' | 'release' | 'dial' | 'brief' | 'refer' | 'move' | 'bridge';
 }
 
 /**
@@ -49,6 +49,7 @@ export class FakeTransferPorts implements WarmTransferPorts {
       },
       release: (resumeSession) => {
         this.log(resumeSession ? 'hold.release resume' : 'hold.release');
+        if (script.throwAt === 'release') return Promise.reject(new Error('release failed'));
         this.onHold = false;
         if (resumeSession) this.sessionLive = true;
         return Promise.resolve();

@@ -73,6 +73,14 @@ export async function warmTransfer(
     return { outcome: failure, record };
   };
 
+  const handedOff = (method: HandOffMethod) => {
+    try {
+      input.onHandedOff?.(method);
+    } catch {
+      // The caller is with the human whatever the listener did.
+    }
+  };
+
   const connected = (method: HandOffMethod, joined?: JoinedCall): WarmTransferResult => {
     record.consult = [...consult.transcript];
     record.status = 'completed';
@@ -135,8 +143,9 @@ export async function warmTransfer(
             : {}),
         });
         if (outcome.status !== 'completed') continue;
-        // livekit-sip hangs up the caller 1 s after NOTIFY 200: the call is transferred from now.
-        input.onHandedOff?.('refer');
+        // livekit-sip hangs up the caller 1 s after NOTIFY 200: the call is transferred from now,
+        // and nothing after this point may turn it into a failure.
+        handedOff('refer');
         // The caller now talks to the human's own line; the consult leg and the hold end here.
         await consult.stopAgent().catch(() => undefined);
         await consult.end().catch(() => undefined);
@@ -144,11 +153,12 @@ export async function warmTransfer(
         return connected('refer');
       }
       // join: MoveParticipant where the server has it, else the bridge.
-      await consult.stopAgent();
+      await consult.stopAgent().catch(() => undefined);
       const moved = await ports.moveHuman();
       if (moved === 'moved') {
         record.handOffAttempts.push({ method: 'move', status: 'completed' });
-        await hold.release(false);
+        handedOff('move');
+        await hold.release(false).catch(() => undefined);
         await consult.leave().catch(() => undefined);
         return connected('move', {
           method: 'move',
@@ -162,12 +172,15 @@ export async function warmTransfer(
       const joined = await ports.bridge();
       if (joined !== undefined) {
         record.handOffAttempts.push({ method: 'bridge', status: 'completed' });
+        handedOff('bridge');
         return connected('bridge', joined);
       }
       record.handOffAttempts.push({ method: 'bridge', status: 'failed' });
       // Back on hold while the next hand-off is tried.
       await hold.start();
     }
+    if (isAborted(callerGone))
+      return fail({ status: 'caller_hung_up', detail: 'the caller hung up during the hand-off' });
     return fail(noHandOffWorked(record.handOffAttempts));
   };
 

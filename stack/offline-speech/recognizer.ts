@@ -63,6 +63,9 @@ export async function recognize(audio: Buffer, signal?: AbortSignal): Promise<Re
     await run(
       'sox',
       [
+        // Repeatable: the same noise for the same length, so the same audio is always heard the
+        // same way (with fresh noise each time, a marginal phrase passed or failed at random).
+        '-R',
         '-q',
         '-n',
         '-r',

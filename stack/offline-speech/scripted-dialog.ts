@@ -39,7 +39,7 @@ export const INTENTS: Intent[] = [
   },
   {
     name: 'send_tones',
-    phrases: ['send the tones'],
+    phrases: ['press one two three on the keypad'],
     reply: { tool: 'send_dtmf_events', arguments: '{"events":["1","2","3"]}' },
   },
   {

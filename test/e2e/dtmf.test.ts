@@ -61,13 +61,13 @@ describe('DTMF', () => {
     const caller = '+15557650032';
     const tones = await renderConversation(
       await mkdtemp(join(tmpdir(), 'sb-tones-')),
-      [{ atSeconds: 9, text: 'send the tones' }],
+      [{ atSeconds: 9, text: 'press one two three on the keypad' }],
       60,
     );
     const meter = new RtpMeter(layout.serviceIp, 24500);
     await meter.start();
     const result = await runSippCaller(
-      sippCall(line.number, caller, tones.ulaw, { recordPort: 24500, holdMs: 20_000 }),
+      sippCall(line.number, caller, tones.ulaw, { recordPort: 24500, holdMs: 25_000 }),
     ).finally(() => meter.close());
     expect(result.hangup).toBe('local');
     // Three keys, each several telephone-event packets (PT 101), on the caller's RTP stream.

@@ -3,7 +3,8 @@
  * spoken by espeak-ng, must come back as itself, over the phone band (8 kHz µ-law, what livekit-sip
  * relays) and the browser band (48 kHz). A phrase added to the dialog that the grammar confuses
  * with another one ("i am too busy" once took "send the tones") fails here by name, instead of
- * as a missing tool call in some end-to-end call. In the e2e project because it needs the tools
+ * as a missing tool call in some end-to-end call. The recognizer's noise floor is repeatable, so
+ * a phrase is heard the same way in every run. In the e2e project because it needs the tools
  * the stack installs (espeak-ng, sox, pocketsphinx); it does not use the stack.
  */
 import { execFile } from 'node:child_process';

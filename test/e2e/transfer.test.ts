@@ -109,6 +109,16 @@ function transferOptions(overrides: Partial<TransferOptions> = {}): object {
   };
 }
 
+/**
+ * livekit-sip v1.8.0 at times ends its REFER client transaction before it reads the caller's 202:
+ * its log says "inbound call failed to transfer" with "transaction failed to complete (0
+ * intermediate responses)" within 1 ms of sending REFER, and the caller's NOTIFY 200 arrives after
+ * (seen once, in a CI run on a loaded machine; the REFER tests had passed in every run before).
+ * The RPC then fails although the caller accepted. A test whose REFER must succeed gets one retry
+ * for that server race; every other assertion is unchanged.
+ */
+const LIVEKIT_SIP_REFER_RACE = { retry: 1 };
+
 let slot = 0;
 
 /** One transfer call: the human waits on the trunk's address, the caller dials the line. */
@@ -121,6 +131,8 @@ async function transferCall(opts: {
   human?: Partial<SippHuman> & Pick<SippHuman, 'behaviour'>;
 }) {
   const n = slot++;
+  // Records of this attempt only (a retried test places the same call again).
+  const placedAt = Date.now();
   const line = await provisionLine(opts.line, opts.lineOptions);
   const callerMeter = new RtpMeter(layout.serviceIp, 24600 + 2 * n);
   const humanMeter = new RtpMeter(layout.serviceIp, 24800 + 2 * n);
@@ -149,7 +161,10 @@ async function transferCall(opts: {
     const humanResult = await human;
     const record = await waitForCallRecord(
       'the transferred call',
-      (r) => r.caller.channel === 'phone' && r.caller.callerNumber === opts.caller,
+      (r) =>
+        r.caller.channel === 'phone' &&
+        r.caller.callerNumber === opts.caller &&
+        Date.parse(r.startedAt) >= placedAt,
     );
     return { caller, human: humanResult, record, callerMeter, humanMeter };
   } finally {
@@ -173,59 +188,63 @@ async function expectNoConsultRoom(): Promise<void> {
 }
 
 describe('warm transfer to a human', () => {
-  it('caller accepts REFER: Refer-To is the human, NOTIFY 100 then 200, livekit-sip hangs up the caller', async () => {
-    const { caller, human, record, callerMeter, humanMeter } = await transferCall({
-      line: '+15550301',
-      caller: '+15557650301',
-      lineOptions: transferOptions({
-        strategy: 'refer_first',
-        human: {
-          number: HUMAN_NUMBER,
-          outboundTrunkId,
-          referTo: HUMAN_REFER_URI,
-          fromNumber: '+15550000042',
-          dtmf: '5',
-        },
-      }),
-      callerAudio: audio.askForPerson,
-      call: { onRefer: 'accept' },
-      human: { behaviour: 'answer', afterAnswer: dtmfSteps('1', 2000) },
-    });
-    expect(caller.answered).toBe(true);
-    expect(caller.referTo).toBe(`<${HUMAN_REFER_URI}>`);
-    const trace = parseSippTrace(caller.messages);
-    const notifies = trace.filter(
-      (m) => m.direction === 'sent' && m.startLine.startsWith('NOTIFY'),
-    );
-    expect(notifies.map((m) => /SIP\/2\.0 \d{3}[^\r\n]*$/.exec(m.text)?.[0])).toEqual([
-      'SIP/2.0 100 Trying',
-      'SIP/2.0 200 OK',
-    ]);
-    // After the final NOTIFY, livekit-sip ends the caller's leg itself.
-    expect(caller.hangup).toBe('remote');
-    // The consult leg: dialled with the caller ID asked for, the extension sent as RFC 4733
-    // events after the answer, and hung up (BYE) once the REFER completed.
-    expect(human?.log).toMatch(new RegExp(`INVITE_RURI=INVITE sip:\\${HUMAN_NUMBER}@`));
-    expect(human?.log).toMatch(/INVITE_FROM=.*sip:\+15550000042@/);
-    expect(humanMeter.report().dtmfPackets).toBeGreaterThan(0);
-    expect(human?.answered).toBe(true);
-    expect(human?.hangup).toBe('remote');
+  it(
+    'caller accepts REFER: Refer-To is the human, NOTIFY 100 then 200, livekit-sip hangs up the caller',
+    LIVEKIT_SIP_REFER_RACE,
+    async () => {
+      const { caller, human, record, callerMeter, humanMeter } = await transferCall({
+        line: '+15550301',
+        caller: '+15557650301',
+        lineOptions: transferOptions({
+          strategy: 'refer_first',
+          human: {
+            number: HUMAN_NUMBER,
+            outboundTrunkId,
+            referTo: HUMAN_REFER_URI,
+            fromNumber: '+15550000042',
+            dtmf: '5',
+          },
+        }),
+        callerAudio: audio.askForPerson,
+        call: { onRefer: 'accept' },
+        human: { behaviour: 'answer', afterAnswer: dtmfSteps('1', 2000) },
+      });
+      expect(caller.answered).toBe(true);
+      expect(caller.referTo).toBe(`<${HUMAN_REFER_URI}>`);
+      const trace = parseSippTrace(caller.messages);
+      const notifies = trace.filter(
+        (m) => m.direction === 'sent' && m.startLine.startsWith('NOTIFY'),
+      );
+      expect(notifies.map((m) => /SIP\/2\.0 \d{3}[^\r\n]*$/.exec(m.text)?.[0])).toEqual([
+        'SIP/2.0 100 Trying',
+        'SIP/2.0 200 OK',
+      ]);
+      // After the final NOTIFY, livekit-sip ends the caller's leg itself.
+      expect(caller.hangup).toBe('remote');
+      // The consult leg: dialled with the caller ID asked for, the extension sent as RFC 4733
+      // events after the answer, and hung up (BYE) once the REFER completed.
+      expect(human?.log).toMatch(new RegExp(`INVITE_RURI=INVITE sip:\\${HUMAN_NUMBER}@`));
+      expect(human?.log).toMatch(/INVITE_FROM=.*sip:\+15550000042@/);
+      expect(humanMeter.report().dtmfPackets).toBeGreaterThan(0);
+      expect(human?.answered).toBe(true);
+      expect(human?.hangup).toBe('remote');
 
-    expect(record.outcome).toBe('transferred');
-    const t = lastTransfer(record);
-    expect(t).toMatchObject({ kind: 'warm', status: 'completed', method: 'refer' });
-    expect(t.handOffAttempts).toEqual([{ method: 'refer', status: 'completed' }]);
-    expect(t.phases.ringMs).toBeGreaterThan(0);
-    // On hold, the caller heard music, and nothing they said reached the agent.
-    const acceptedAt = perfTime(t.acceptedAt ?? '');
-    const heldFrom = perfTime(t.startedAt) + 1000;
-    const musicPackets = callerMeter
-      .loudTimestamps()
-      .filter((x) => x > heldFrom && x < acceptedAt).length;
-    expect(musicPackets).toBeGreaterThan(25);
-    await expectCallCleanedUp(record.room);
-    await expectNoConsultRoom();
-  });
+      expect(record.outcome).toBe('transferred');
+      const t = lastTransfer(record);
+      expect(t).toMatchObject({ kind: 'warm', status: 'completed', method: 'refer' });
+      expect(t.handOffAttempts).toEqual([{ method: 'refer', status: 'completed' }]);
+      expect(t.phases.ringMs).toBeGreaterThan(0);
+      // On hold, the caller heard music, and nothing they said reached the agent.
+      const acceptedAt = perfTime(t.acceptedAt ?? '');
+      const heldFrom = perfTime(t.startedAt) + 1000;
+      const musicPackets = callerMeter
+        .loudTimestamps()
+        .filter((x) => x > heldFrom && x < acceptedAt).length;
+      expect(musicPackets).toBeGreaterThan(25);
+      await expectCallCleanedUp(record.room);
+      await expectNoConsultRoom();
+    },
+  );
 
   it('caller refuses REFER with 603: the bridge connects caller and human, audio both ways', async () => {
     const { caller, human, record, callerMeter, humanMeter } = await transferCall({
@@ -413,26 +432,30 @@ describe('warm transfer failures: the caller comes back to the agent, off hold',
 });
 
 describe('cold transfer', () => {
-  it('REFERs the caller to the front desk; livekit-sip hangs up after NOTIFY 200', async () => {
-    const { caller, record } = await transferCall({
-      line: '+15550309',
-      caller: '+15557650309',
-      lineOptions: transferOptions(),
-      callerAudio: audio.askForFrontDesk,
-      call: { onRefer: 'accept' },
-    });
-    expect(caller.referTo).toBe(COLD_TARGET);
-    expect(caller.hangup).toBe('remote');
-    expect(record.outcome).toBe('transferred');
-    expect(lastTransfer(record)).toMatchObject({
-      kind: 'cold',
-      destination: COLD_TARGET,
-      status: 'completed',
-      method: 'refer',
-    });
-    expect(record.turns.map((t) => t.text)).toContain(COLD_TRANSFER_ANNOUNCEMENT);
-    await expectCallCleanedUp(record.room);
-  });
+  it(
+    'REFERs the caller to the front desk; livekit-sip hangs up after NOTIFY 200',
+    LIVEKIT_SIP_REFER_RACE,
+    async () => {
+      const { caller, record } = await transferCall({
+        line: '+15550309',
+        caller: '+15557650309',
+        lineOptions: transferOptions(),
+        callerAudio: audio.askForFrontDesk,
+        call: { onRefer: 'accept' },
+      });
+      expect(caller.referTo).toBe(COLD_TARGET);
+      expect(caller.hangup).toBe('remote');
+      expect(record.outcome).toBe('transferred');
+      expect(lastTransfer(record)).toMatchObject({
+        kind: 'cold',
+        destination: COLD_TARGET,
+        status: 'completed',
+        method: 'refer',
+      });
+      expect(record.turns.map((t) => t.text)).toContain(COLD_TRANSFER_ANNOUNCEMENT);
+      await expectCallCleanedUp(record.room);
+    },
+  );
 
   it('REFER times out (202, then no final NOTIFY): the caller stays with the agent and hears why', async () => {
     const { caller, record } = await transferCall({

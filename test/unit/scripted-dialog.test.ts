@@ -41,12 +41,15 @@ describe('the scripted dialog (offline stand-in, not AI)', () => {
   });
 
   it('sends tones with the keys as arguments, and refuses politely when the tool is not offered', () => {
-    expect(nextTurn([user('send the tones')], ['send_dtmf_events'])).toEqual({
+    expect(nextTurn([user('press one two three on the keypad')], ['send_dtmf_events'])).toEqual({
       kind: 'tool_call',
       name: 'send_dtmf_events',
       arguments: '{"events":["1","2","3"]}',
     });
-    expect(nextTurn([user('send the tones')], [])).toEqual({ kind: 'text', text: NOT_UNDERSTOOD });
+    expect(nextTurn([user('press one two three on the keypad')], [])).toEqual({
+      kind: 'text',
+      text: NOT_UNDERSTOOD,
+    });
   });
 
   it('says goodbye in words when no end_call tool is offered', () => {

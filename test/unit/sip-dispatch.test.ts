@@ -192,6 +192,26 @@ describe('sip-dispatch validate', () => {
     expect(check(withDesk('Night desk')).problems).toEqual([]);
   });
 
+  it('checks the outbound trunk named in agent metadata given as JSON text, as export writes it', () => {
+    const { problems } = check({
+      ...BASE,
+      dispatchRules: {
+        main: {
+          ...BASE.dispatchRules.main,
+          agents: [
+            {
+              name: 'switchboard',
+              metadata: JSON.stringify({ transfer: { human: { outboundTrunk: 'desk' } } }),
+            },
+          ],
+        },
+      },
+    });
+    expect(problems.map((p) => p.message)).toContain(
+      'outbound trunk "desk" is not defined in outboundTrunks, so the agent could not dial the human',
+    );
+  });
+
   it('reports a problem of an environment override at its place in the environment', () => {
     const { problems } = check(
       { ...BASE, environments: { production: { dispatchRules: { main: { trunks: ['nope'] } } } } },

@@ -271,11 +271,15 @@ describe('transfer options in the dispatch metadata', () => {
       'referTimeoutMs',
     ],
     ['a target that is no URI', { coldTarget: 'front desk' }, 'coldTarget'],
-    ['a human without a trunk', { human: { number: '+15550009999' } }, 'outboundTrunk'],
+    [
+      'a human without a trunk',
+      { human: { number: '+15550009999' } },
+      'set exactly one of outboundTrunk',
+    ],
     [
       'a human with both a trunk ID and a trunk name',
       { human: { ...human, outboundTrunk: 'desk' } },
-      'set exactly one of outboundTrunk',
+      'at transfer.human.outboundTrunk',
     ],
     ['bad DTMF', { human: { ...human, dtmf: '12x' } }, 'dtmf'],
     ['a misspelt key', { human, ringingTimeout: 10 }, 'ringingTimeout'],

@@ -85,7 +85,7 @@ describe('warmTransfer: accepted', () => {
   });
 
   it('REFER rejected with 603 on open-source livekit-server: MoveParticipant unsupported, so the bridge; no move attempt recorded', async () => {
-    const { result, ports } = await transfer({
+    const { result, ports, handedOff } = await transfer({
       refer: [{ status: 'refused', sipStatus: 603, detail: 'refused' }],
       move: 'unsupported',
     });
@@ -102,6 +102,7 @@ describe('warmTransfer: accepted', () => {
       { method: 'bridge', status: 'completed' },
     ]);
     expect(result.joined?.method).toBe('bridge');
+    expect(handedOff).toEqual(['bridge']);
     expect(ports.events).not.toContain('consult.end');
   });
 
@@ -115,6 +116,15 @@ describe('warmTransfer: accepted', () => {
       consultRoomName: 'fake-room-consult',
     });
     expect(moved.ports.events).not.toContain('refer tel:+15550001111');
+  });
+
+  it('once the human has the caller, a clean-up error no longer turns it into a failure', async () => {
+    const { result, handedOff } = await transfer(
+      { move: 'moved', throwAt: 'release' },
+      { strategy: 'bridge_only' },
+    );
+    expect(result.outcome).toEqual({ status: 'completed', method: 'move' });
+    expect(handedOff).toEqual(['move']);
   });
 
   it('a MoveParticipant error other than "not implemented" is recorded, then the bridge is tried', async () => {
@@ -248,6 +258,25 @@ describe('warmTransfer: every failure returns the caller to the agent, off hold,
       'hold.release',
     ]);
     expect(result.record.consult.map((t) => t.text)).toContain(CALLER_LEFT_NOTICE);
+  });
+
+  it('caller hangs up during the last hand-off tried: caller_hung_up, and the human is told', async () => {
+    const { result, ports } = await transfer(
+      { bridge: 'fails', refer: [{ status: 'failed', detail: 'the REFER could not be sent' }] },
+      { strategy: 'bridge_first', hangUpAfter: 'refer tel:+15550001111' },
+    );
+    expect(result.outcome.status).toBe('caller_hung_up');
+    expect(ports.events).toContain(`consult.tell ${CALLER_LEFT_NOTICE}`);
+    expect(ports.events.at(-1)).toBe('hold.release');
+  });
+
+  it('a caller gone during an unexpected error is not resumed', async () => {
+    const { result, ports } = await transfer(
+      { throwAt: 'brief' },
+      { hangUpAfter: 'consult.brief' },
+    );
+    expect(result.outcome.status).toBe('failed');
+    expect(ports.events.at(-1)).toBe('hold.release');
   });
 
   it('caller already gone when the transfer starts: nobody is dialled', async () => {
