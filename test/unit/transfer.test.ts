@@ -1,6 +1,5 @@
-import { ParticipantKind } from '@livekit/rtc-node';
 import { describe, expect, it } from 'vitest';
-import { describeCaller, type Caller } from '../../src/caller/index.js';
+import type { Caller } from '../../src/caller/index.js';
 import { parseCallOptions } from '../../src/dispatch/index.js';
 import {
   briefingText,
@@ -15,6 +14,7 @@ import {
   type HandOffStrategy,
   type TransferFailureStatus,
 } from '../../src/transfer/index.js';
+import { phoneCaller as phone, webCaller as web } from '../support/callers.js';
 
 /** Errors as livekit-server-sdk raises them: OSS puts the SIP status in the message only. */
 const ossError = (code: string, message: string) =>
@@ -132,16 +132,6 @@ describe('referFailure: why the REFER did not complete', () => {
   });
 });
 
-const phone = describeCaller({
-  identity: 'sip_+15551230000',
-  kind: ParticipantKind.SIP,
-  attributes: { 'sip.callID': 'SCL_1', 'sip.phoneNumber': '+15551230000' },
-});
-const web = describeCaller({
-  identity: 'web-user-1',
-  kind: ParticipantKind.STANDARD,
-  attributes: {},
-});
 const phoneWithoutDialog: Caller = { ...phone, capabilities: { dtmf: true, referTransfer: false } };
 
 describe('handOffSteps: how an accepted transfer reaches the human', () => {

@@ -4,9 +4,8 @@
  * paths run on the real stack in test/e2e/transfer.test.ts; these add the ones the stack cannot
  * produce on demand (an unexpected error, MoveParticipant answering, a bridge that fails).
  */
-import { ParticipantKind } from '@livekit/rtc-node';
 import { describe, expect, it } from 'vitest';
-import { describeCaller, type Caller } from '../../src/caller/index.js';
+import type { Caller } from '../../src/caller/index.js';
 import {
   CALLER_LEFT_NOTICE,
   noHandOffWorked,
@@ -16,17 +15,7 @@ import {
   type TransferRecord,
 } from '../../src/transfer/index.js';
 import { FakeTransferPorts, type FakeTransferScript } from '../../src/transfer/ports.fake.js';
-
-const phone = describeCaller({
-  identity: 'sip_+15551230000',
-  kind: ParticipantKind.SIP,
-  attributes: { 'sip.callID': 'SCL_1', 'sip.phoneNumber': '+15551230000' },
-});
-const web = describeCaller({
-  identity: 'web-user-1',
-  kind: ParticipantKind.STANDARD,
-  attributes: {},
-});
+import { phoneCaller as phone, webCaller as web } from '../support/callers.js';
 
 const human = { number: '+15550001111', outboundTrunkId: 'ST_out' };
 
