@@ -212,8 +212,8 @@ export class TransferDesk {
         },
         'transfer ended',
       );
+      // Completed: the record already says transferred (onHandedOff, at the hand-off itself).
       if (result.outcome.status !== 'completed') return await this.explain(result.outcome);
-      tracker.ended('transferred', `the caller was handed to a human (${result.outcome.method})`);
       // The AI leaves the conversation; a joined call is watched until one side hangs up.
       this.background.push(session.close());
       if (result.joined !== undefined) this.watch(result.joined);

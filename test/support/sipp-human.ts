@@ -29,6 +29,19 @@ const RESPONSE_HEADERS = `[last_Via:]
       [last_To:];tag=[pid]SIPpTag01[call_number]
       [last_Call-ID:]`;
 
+/** 200 OK to the request just received (BYE, CANCEL), inside its own dialog. */
+const OK_TO_LAST_REQUEST = `<send><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>`;
+
 function answerSteps(h: SippHuman): string {
   const hangUp =
     h.hangUpAfterMs === undefined
@@ -65,17 +78,7 @@ function answerSteps(h: SippHuman): string {
   ${hangUp}
   <recv request="BYE" timeout="${h.timeoutMs}" ontimeout="hangup"/>
   <nop><action><log message="HANGUP=remote"/></action></nop>
-  <send><![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
+  ${OK_TO_LAST_REQUEST}
   <nop next="end"/>
   <label id="hangup"/>
   <nop><action><log message="HANGUP=local"/></action></nop>
@@ -111,17 +114,7 @@ function busySteps(): string {
 // scenario waits for it briefly, not forever.
 function noAnswerSteps(h: SippHuman): string {
   return `<recv request="CANCEL" timeout="${h.timeoutMs}"/>
-  <send><![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
+  ${OK_TO_LAST_REQUEST}
   <send><![CDATA[
 
       SIP/2.0 487 Request Terminated
