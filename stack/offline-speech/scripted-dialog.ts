@@ -3,6 +3,17 @@
  * is not AI. It knows a few intents, each with the phrases that trigger it (the recognizer's
  * grammar is built from the same phrases), answers with fixed text, and calls the agent's tools
  * on keywords.
+ *
+ * Phrases by agent (the recognizer's grammar holds all of them, so a new phrase must be checked
+ * against the others: test/e2e/offline-recognizer.test.ts does):
+ *   receptionist   "what are your opening hours", "where are you located", "my account number",
+ *                  "press one two three on the keypad", "i want to speak to a person", ...
+ *   appointments   "when can i come in today" / "when can i come in tomorrow",
+ *                  "book an appointment for this afternoon" / "... for tomorrow morning" /
+ *                  "... for tomorrow afternoon"
+ *   both           "goodbye" (end_call)
+ * An intent whose tool the agent does not offer is answered with NOT_UNDERSTOOD, so each agent
+ * acts only on its own phrases.
  */
 export interface Intent {
   name: string;
@@ -71,6 +82,32 @@ export const INTENTS: Intent[] = [
     phrases: ['please leave a message after the tone'],
     reply: { tool: 'voicemail_detected' },
   },
+  // The appointment line (agents/appointments.ts): free slots and bookings, by day and part of day.
+  {
+    name: 'free_slots_today',
+    phrases: ['when can i come in today'],
+    reply: { tool: 'find_free_slots', arguments: '{"day":"today"}' },
+  },
+  {
+    name: 'free_slots_tomorrow',
+    phrases: ['when can i come in tomorrow'],
+    reply: { tool: 'find_free_slots', arguments: '{"day":"tomorrow"}' },
+  },
+  {
+    name: 'book_today_afternoon',
+    phrases: ['book an appointment for this afternoon'],
+    reply: { tool: 'book_appointment', arguments: '{"day":"today","time":"afternoon"}' },
+  },
+  {
+    name: 'book_tomorrow_morning',
+    phrases: ['book an appointment for tomorrow morning'],
+    reply: { tool: 'book_appointment', arguments: '{"day":"tomorrow","time":"morning"}' },
+  },
+  {
+    name: 'book_tomorrow_afternoon',
+    phrases: ['book an appointment for tomorrow afternoon'],
+    reply: { tool: 'book_appointment', arguments: '{"day":"tomorrow","time":"afternoon"}' },
+  },
   {
     name: 'goodbye',
     phrases: ['goodbye', 'thank you goodbye'],
@@ -111,6 +148,72 @@ function accountNumberReply(output: string): string {
     return `Thank you. I have your account number: ${result.digits.split('').join(' ')}.`;
   if (result.error === 'no_keypad') return 'Please say your account number instead.';
   return 'Sorry, I did not receive your account number.';
+}
+
+function parseObject(output: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(output);
+    if (typeof parsed === 'object' && parsed !== null) return parsed as Record<string, unknown>;
+  } catch {
+    // a malformed result is treated like an empty one
+  }
+  return {};
+}
+
+/** "today" and "tomorrow" as spoken; anything else (a malformed result) as no day at all. */
+function spokenDay(day: unknown): string | undefined {
+  return day === 'today' || day === 'tomorrow' ? day : undefined;
+}
+
+/** "a", "a and b", "a, b and c". */
+function spokenList(items: string[]): string {
+  return items.length <= 1
+    ? (items[0] ?? '')
+    : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
+/** The reply after find_free_slots ran: the free times of the day, in words. */
+function freeSlotsReply(output: string): string {
+  const result = parseObject(output);
+  const day = spokenDay(result.day);
+  if (!Array.isArray(result.slots)) return 'Sorry, I could not look up the free times.';
+  const slots = result.slots.filter((s): s is string => typeof s === 'string' && s.trim() !== '');
+  const when = day === undefined ? '' : ` ${day}`;
+  if (slots.length === 0) return `Sorry, there are no free times${when}.`;
+  return `We have free times${when} at ${spokenList(slots.map((s) => s.trim()))}.`;
+}
+
+/** The reply after book_appointment ran: the booking and its reference spelled out, or why not. */
+function bookingReply(output: string): string {
+  const result = parseObject(output);
+  if (result.booked !== true) {
+    const reason =
+      typeof result.reason === 'string'
+        ? result.reason
+            .replaceAll('_', ' ')
+            .trim()
+            .replace(/[.!]+$/, '')
+        : '';
+    return reason === ''
+      ? 'Sorry, I could not book the appointment.'
+      : `Sorry, I could not book the appointment: ${reason}.`;
+  }
+  const day = spokenDay(result.day);
+  const time = result.time === 'morning' || result.time === 'afternoon' ? result.time : undefined;
+  const when =
+    day === undefined || time === undefined
+      ? ''
+      : ` for ${day === 'today' ? 'this' : 'tomorrow'} ${time}`;
+  const reference = typeof result.reference === 'string' ? result.reference : '';
+  // Character by character ("A B 1 2"), so the speech says letters and digits, not a word.
+  const spelled = reference
+    .toUpperCase()
+    .replace(/[^A-Z0-9]/g, '')
+    .split('')
+    .join(' ');
+  return spelled === ''
+    ? `Your appointment is booked${when}.`
+    : `Your appointment is booked${when}. Your reference is ${spelled}.`;
 }
 
 export interface ChatMessage {
@@ -163,6 +266,10 @@ export function nextTurn(messages: ChatMessage[], availableTools: string[]): Dia
         text: refused ? 'I can only send tones on a phone line.' : 'I have sent the tones.',
       };
     }
+    if (name === 'find_free_slots')
+      return { kind: 'text', text: freeSlotsReply(text(last.content)) };
+    if (name === 'book_appointment')
+      return { kind: 'text', text: bookingReply(text(last.content)) };
     // The transfer tools speak their own outcome to the caller (or hand the call over), and the
     // consult tools end the briefing: nothing to add.
     if (name !== undefined && SILENT_AFTER.has(name)) return { kind: 'text', text: '' };

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   GOODBYE,
   grammarPhrases,
+  INTENTS,
   jsgfGrammar,
   nextTurn,
   NOT_UNDERSTOOD,
@@ -60,5 +61,129 @@ describe('the scripted dialog (offline stand-in, not AI)', () => {
     const grammar = jsgfGrammar();
     for (const phrase of grammarPhrases()) expect(grammar).toContain(phrase);
     expect(grammar).not.toMatch(/\| bye\b/);
+  });
+});
+
+describe('the scripted dialog for the appointment line', () => {
+  const APPOINTMENT_TOOLS = ['find_free_slots', 'book_appointment', 'end_call'];
+  const RECEPTIONIST_TOOLS = [
+    'collect_account_number',
+    'send_dtmf_events',
+    'transfer_to_human',
+    'transfer_call',
+    'end_call',
+  ];
+  /** The conversation after the dialog called `name` and the tool returned `content`. */
+  const afterTool = (name: string, content: string) => [
+    user('whatever the caller said'),
+    { role: 'assistant', tool_calls: [{ function: { name } }] },
+    { role: 'tool', content },
+  ];
+
+  it.each([
+    ['when can i come in today', 'find_free_slots', { day: 'today' }],
+    ['when can i come in tomorrow', 'find_free_slots', { day: 'tomorrow' }],
+    ['When can I come in tomorrow?', 'find_free_slots', { day: 'tomorrow' }],
+    [
+      'book an appointment for this afternoon',
+      'book_appointment',
+      { day: 'today', time: 'afternoon' },
+    ],
+    [
+      'book an appointment for tomorrow morning',
+      'book_appointment',
+      { day: 'tomorrow', time: 'morning' },
+    ],
+    [
+      'Please book an appointment for tomorrow afternoon.',
+      'book_appointment',
+      { day: 'tomorrow', time: 'afternoon' },
+    ],
+    ['thank you goodbye', 'end_call', {}],
+  ])('%j calls %s with %j', (said, tool, args) => {
+    const turn = nextTurn([user(said)], APPOINTMENT_TOOLS);
+    expect(turn).toMatchObject({ kind: 'tool_call', name: tool });
+    if (turn.kind === 'tool_call') expect(JSON.parse(turn.arguments)).toEqual(args);
+  });
+
+  it.each([
+    [
+      'find_free_slots',
+      '{"day":"tomorrow","slots":["nine thirty","eleven"]}',
+      'We have free times tomorrow at nine thirty and eleven.',
+    ],
+    [
+      'find_free_slots',
+      '{"day":"today","slots":["two","three fifteen","four"]}',
+      'We have free times today at two, three fifteen and four.',
+    ],
+    [
+      'find_free_slots',
+      '{"day":"today","slots":["eleven"]}',
+      'We have free times today at eleven.',
+    ],
+    ['find_free_slots', '{"day":"today","slots":[]}', 'Sorry, there are no free times today.'],
+    ['find_free_slots', 'not json', 'Sorry, I could not look up the free times.'],
+    [
+      'book_appointment',
+      '{"booked":true,"day":"tomorrow","time":"morning","reference":"AB12"}',
+      'Your appointment is booked for tomorrow morning. Your reference is A B 1 2.',
+    ],
+    [
+      'book_appointment',
+      '{"booked":true,"day":"today","time":"afternoon","reference":"x7k"}',
+      'Your appointment is booked for this afternoon. Your reference is X 7 K.',
+    ],
+    [
+      'book_appointment',
+      '{"booked":true,"day":"tomorrow","time":"afternoon"}',
+      'Your appointment is booked for tomorrow afternoon.',
+    ],
+    [
+      'book_appointment',
+      '{"booked":false,"reason":"there is no free time tomorrow morning."}',
+      'Sorry, I could not book the appointment: there is no free time tomorrow morning.',
+    ],
+    ['book_appointment', '{"booked":false}', 'Sorry, I could not book the appointment.'],
+    ['book_appointment', '', 'Sorry, I could not book the appointment.'],
+  ])('after %s returned %s, says %j', (tool, result, reply) => {
+    expect(nextTurn(afterTool(tool, result), APPOINTMENT_TOOLS)).toEqual({
+      kind: 'text',
+      text: reply,
+    });
+  });
+
+  it.each([
+    'when can i come in today',
+    'when can i come in tomorrow',
+    'book an appointment for this afternoon',
+    'book an appointment for tomorrow morning',
+    'book an appointment for tomorrow afternoon',
+  ])('does not understand %j when the agent does not offer the tool', (said) => {
+    for (const tools of [RECEPTIONIST_TOOLS, [], ['end_call']])
+      expect(nextTurn([user(said)], tools)).toEqual({ kind: 'text', text: NOT_UNDERSTOOD });
+    // Only the tool that phrase calls counts: offering the other appointment tool is not enough.
+    const other = said.startsWith('book') ? 'find_free_slots' : 'book_appointment';
+    expect(nextTurn([user(said)], [other])).toEqual({ kind: 'text', text: NOT_UNDERSTOOD });
+  });
+
+  it('answers every other phrase the same whether or not the appointment tools are offered', () => {
+    const appointmentTools = new Set(['find_free_slots', 'book_appointment']);
+    const others = INTENTS.filter(
+      (i) => !('tool' in i.reply && appointmentTools.has(i.reply.tool)),
+    ).flatMap((i) => i.phrases);
+    expect(others).toContain('what are your opening hours');
+    for (const phrase of others)
+      expect(nextTurn([user(phrase)], [...RECEPTIONIST_TOOLS, ...appointmentTools])).toEqual(
+        nextTurn([user(phrase)], RECEPTIONIST_TOOLS),
+      );
+  });
+
+  it('keeps every phrase distinct: none contains the phrase of another intent', () => {
+    for (const intent of INTENTS)
+      for (const phrase of intent.phrases)
+        for (const other of INTENTS)
+          if (other !== intent)
+            for (const otherPhrase of other.phrases) expect(phrase).not.toContain(otherPhrase);
   });
 });
