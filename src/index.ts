@@ -1,17 +1,60 @@
-export * from './caller/index.js';
-export * from './call-records/index.js';
-export * from './config/index.js';
-export * from './conversation/greeting.js';
-export * from './dispatch/index.js';
-export * from './errors/index.js';
-export * from './livekit/preflight.js';
-export * from './models/index.js';
-export * from './tokens/index.js';
-export { PrerenderedSpeech } from './conversation/prerendered-speech.js';
-export * from './worker/index.js';
-export * from './conversation/silence-policy.js';
-export * from './dtmf/index.js';
-export * from './tools/account-number.js';
-export * from './conversation/last-words.js';
-export * from './tools/send-tones.js';
-export * from './transfer/index.js';
+/**
+ * switchboard: phone (SIP) and browser voice agents on LiveKit Agents. An agent file holds its
+ * persona and calls `defineCallAgent`; everything a call needs around it comes from here.
+ *
+ * @packageDocumentation
+ */
+
+// Writing an agent.
+export {
+  callOf,
+  defineCallAgent,
+  runAgentWorker,
+  type Annotation,
+  type Call,
+  type CallAgent,
+  type CallAgentDefinition,
+  type CallModels,
+  type CallTools,
+  type CollectDigitsRequest,
+  type CollectDigitsResult,
+  type Greeting,
+} from './call/index.js';
+export type { CallPhrases } from './conversation/phrases.js';
+export type { DigitResult } from './dtmf/index.js';
+export type { TransferToolResult } from './transfer/index.js';
+
+// Who is calling.
+export type {
+  Caller,
+  CallerCapabilities,
+  CallStatus,
+  Channel,
+  PhoneCaller,
+  WebCaller,
+} from './caller/index.js';
+
+// Per-line options (the dispatch's agent metadata).
+export { CallOptionsSchema, type CallOptions } from './dispatch/index.js';
+export { TransferOptionsSchema, type TransferOptions } from './transfer/index.js';
+
+// Call records.
+export {
+  CallOutcome,
+  CallRecordSchema,
+  readCallRecords,
+  verifyWebhookSignature,
+  type CallRecord,
+  type RecordSink,
+} from './call-records/index.js';
+
+// Browser callers: tokens for your own token endpoint.
+export {
+  createParticipantToken,
+  type ParticipantToken,
+  type ParticipantTokenRequest,
+} from './tokens/index.js';
+
+// Configuration (from the environment) and errors.
+export { loadConfig, type Config } from './config/index.js';
+export { isSwitchboardError, SwitchboardError, type SwitchboardErrorCode } from './errors/index.js';

@@ -56,7 +56,12 @@ function setPhase(phase: CallState['phase'], detail = ''): void {
 async function call(): Promise<void> {
   setPhase('connecting');
   const tokens = TokenSource.endpoint('/api/token');
-  const { serverUrl, participantToken } = await tokens.fetch({ participantName: 'Browser caller' });
+  // ?agent=<name> asks for another of the agents the server offers (WEB_AGENTS).
+  const agentName = new URLSearchParams(location.search).get('agent') ?? undefined;
+  const { serverUrl, participantToken } = await tokens.fetch({
+    participantName: 'Browser caller',
+    ...(agentName === undefined ? {} : { agentName }),
+  });
   room = new Room();
   room.on(RoomEvent.ParticipantConnected, (p) => {
     if (p.isAgent) state.agentJoined = true;

@@ -1,8 +1,9 @@
 /**
  * The demo web server: the browser page and the token endpoint it calls. The endpoint speaks the
  * request/response shape of livekit-client's `TokenSource.endpoint` (snake_case JSON), so any
- * LiveKit client SDK can use it. The room, the identity and the agent are always chosen here,
- * never by the browser: a caller cannot join another caller's room or pick another agent.
+ * LiveKit client SDK can use it. The room and the identity are always chosen here, never by the
+ * browser, so a caller cannot join another caller's room; the agent is one of WEB_AGENTS (the
+ * first unless the request asks for another on that list).
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -21,6 +22,16 @@ const MAX_BODY_BYTES = 64 * 1024;
 const TokenRequest = z
   .object({
     participant_name: z.string().max(64).optional(),
+    // livekit-client's TokenSource sends the agent it asks for here (`agentName` option).
+    room_config: z
+      .object({
+        agents: z
+          .array(z.object({ agent_name: z.string().max(64).optional() }).loose())
+          .max(1)
+          .optional(),
+      })
+      .loose()
+      .optional(),
   })
   .loose();
 
@@ -79,10 +90,21 @@ async function main(): Promise<void> {
           .end(JSON.stringify({ error: `invalid token request: ${z.prettifyError(body.error)}` }));
         return;
       }
+      // The server picks the agent: the one asked for only if it is on its list.
+      const asked = body.data.room_config?.agents?.[0]?.agent_name;
+      const agentName = asked ?? config.webAgents[0];
+      if (!config.webAgents.includes(agentName)) {
+        res.writeHead(403, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            error: `agent "${agentName}" is not offered here; ask for one of ${config.webAgents.join(', ')} (WEB_AGENTS)`,
+          }),
+        );
+        return;
+      }
       const token = await createParticipantToken({
         apiKey: config.livekit.apiKey,
         apiSecret: config.livekit.apiSecret,
-        agentName: config.agentName,
+        agentName,
         ttlSeconds: TOKEN_TTL_SECONDS,
         ...(body.data.participant_name === undefined
           ? {}

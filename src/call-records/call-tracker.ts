@@ -13,6 +13,7 @@ export class CallTracker {
   private readonly turns: CallRecord['turns'] = [];
   private readonly toolCalls: CallRecord['toolCalls'] = [];
   private readonly transfers: TransferRecord[] = [];
+  private readonly annotations: Record<string, string | number | boolean> = {};
   private readonly timings = new Map<string, CallRecord['turnTimings'][number]>();
   private readonly usage: CallRecord['usage'] = {
     sttAudioSeconds: 0,
@@ -48,6 +49,11 @@ export class CallTracker {
 
   toolCalled(call: { name: string; arguments: string; output: string; isError: boolean }): void {
     this.toolCalls.push({ at: this.now().toISOString(), ...call });
+  }
+
+  /** Values the agent's tools attach to the record; a later value for a key replaces the earlier. */
+  annotate(values: Readonly<Record<string, string | number | boolean>>): void {
+    Object.assign(this.annotations, values);
   }
 
   transferAttempted(transfer: TransferRecord): void {
@@ -105,6 +111,9 @@ export class CallTracker {
       turns: this.turns,
       toolCalls: this.toolCalls,
       transfers: this.transfers,
+      ...(Object.keys(this.annotations).length === 0
+        ? {}
+        : { annotations: { ...this.annotations } }),
       // Replies that followed a caller turn (the greeting and prompts have no end of utterance).
       turnTimings: [...this.timings.values()].filter(
         (t) => t.endOfUtteranceDelayMs > 0 || t.transcriptionDelayMs > 0,

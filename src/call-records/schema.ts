@@ -82,6 +82,8 @@ export const CallRecordSchema = z.object({
   ),
   /** Transfers tried during the call, in order (the last one decides a `transferred` outcome). */
   transfers: z.array(TransferRecordSchema).default([]),
+  /** What the agent's own tools attached (`call.annotate`): booking references, topics. */
+  annotations: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   usage: z.object({
     /** Seconds of caller audio sent to speech recognition. */
     sttAudioSeconds: z.number().nonnegative(),

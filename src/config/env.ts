@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 import { SwitchboardError } from '../errors/index.js';
 import {
@@ -26,15 +27,28 @@ const optionalUrl = (protocols: string[]) =>
     { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
   );
 
+const agentName = z
+  .string()
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/, 'letters, digits, "-" and "_", at most 63');
+
 const EnvSchema = z.object({
   SWITCHBOARD_NETWORK: z.enum(['netns', 'loopback']).default('netns'),
   LIVEKIT_URL: optionalUrl(['ws:', 'wss:', 'http:', 'https:']),
   LIVEKIT_API_KEY: optionalString,
   LIVEKIT_API_SECRET: optionalString,
-  LIVEKIT_AGENT_NAME: z
+  /** Overrides the agent file's own name (one deployment of the same agent under another name). */
+  LIVEKIT_AGENT_NAME: agentName.optional(),
+  /** The agents the demo page may dispatch, the first being the default. */
+  WEB_AGENTS: z
     .string()
-    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/, 'letters, digits, "-" and "_", at most 63')
-    .default('switchboard'),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== ''),
+    )
+    .pipe(z.array(agentName).min(1, 'name at least one agent'))
+    .default(['switchboard', 'appointments']),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl(['http:', 'https:']),
   OPENAI_LLM_MODEL: z.string().min(1).default('gpt-4o-mini'),
@@ -43,6 +57,11 @@ const EnvSchema = z.object({
   OPENAI_TTS_VOICE: z.string().min(1).default('alloy'),
   SWITCHBOARD_SPEECH_URL: optionalUrl(['http:', 'https:']),
   CALL_RECORDS_DIR: z.string().min(1).default('.stack/records'),
+  /** Also POST each record here, signed (for hosts without a durable disk, e.g. LiveKit Cloud). */
+  CALL_RECORDS_WEBHOOK_URL: optionalUrl(['http:', 'https:']),
+  CALL_RECORDS_WEBHOOK_SECRET: optionalString,
+  /** Records not yet delivered to the webhook wait here. Default: <CALL_RECORDS_DIR>/spool. */
+  CALL_RECORDS_SPOOL_DIR: optionalString,
   WEB_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   /** The worker's health server (GET / and /worker). Default: the agents framework's (random in dev, 8081 in production). */
   AGENT_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
@@ -71,6 +90,10 @@ function crossFieldProblems(env: Record<string, string | undefined>): string[] {
     if (!set('LIVEKIT_API_SECRET'))
       problems.push('LIVEKIT_API_SECRET: required when LIVEKIT_URL is set');
   }
+  if (set('CALL_RECORDS_WEBHOOK_URL') && (env.CALL_RECORDS_WEBHOOK_SECRET ?? '').trim().length < 32)
+    problems.push(
+      'CALL_RECORDS_WEBHOOK_SECRET: required with CALL_RECORDS_WEBHOOK_URL, at least 32 characters (e.g. `openssl rand -hex 32`); the receiver verifies signatures with it',
+    );
   if (set('OPENAI_BASE_URL') && !set('OPENAI_API_KEY')) {
     problems.push(
       'OPENAI_API_KEY: required with OPENAI_BASE_URL (servers such as Ollama accept any non-empty value)',
@@ -104,9 +127,13 @@ export interface LivekitConfig {
 export interface Config {
   network: NetworkMode;
   livekit: LivekitConfig;
-  agentName: string;
+  /** LIVEKIT_AGENT_NAME: replaces the agent definition's name when set. */
+  agentName?: string;
+  /** The agents the demo page's token endpoint may dispatch; the first is its default. */
+  webAgents: readonly [string, ...string[]];
   models: ModelProvider;
   callRecordsDir: string;
+  records: RecordsConfig;
   webPort?: number;
   /** Where the worker's health server listens; against the local stack only its service address. */
   agentHttp: { host: string; port?: number };
@@ -120,6 +147,12 @@ export interface Config {
   maxConcurrentCalls: number;
   /** The production worker (`npm run agent start`): capacity, drain and health. */
   worker: WorkerConfig;
+}
+
+/** Where call records go: always a local file (or its spool), and a signed webhook when set. */
+export interface RecordsConfig {
+  dir: string;
+  webhook?: { url: string; secret: string; spoolDir: string };
 }
 
 export interface WorkerConfig {
@@ -176,9 +209,22 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
   return Object.freeze({
     network: e.SWITCHBOARD_NETWORK,
     livekit,
-    agentName: e.LIVEKIT_AGENT_NAME,
+    ...(e.LIVEKIT_AGENT_NAME === undefined ? {} : { agentName: e.LIVEKIT_AGENT_NAME }),
+    webAgents: e.WEB_AGENTS as [string, ...string[]],
     models,
     callRecordsDir: e.CALL_RECORDS_DIR,
+    records: {
+      dir: e.CALL_RECORDS_DIR,
+      ...(e.CALL_RECORDS_WEBHOOK_URL === undefined
+        ? {}
+        : {
+            webhook: {
+              url: e.CALL_RECORDS_WEBHOOK_URL,
+              secret: e.CALL_RECORDS_WEBHOOK_SECRET ?? '',
+              spoolDir: e.CALL_RECORDS_SPOOL_DIR ?? join(e.CALL_RECORDS_DIR, 'spool'),
+            },
+          }),
+    },
     ...(e.WEB_PORT === undefined ? {} : { webPort: e.WEB_PORT }),
     idleProcesses: e.AGENT_IDLE_PROCESSES,
     maxConcurrentCalls: e.AGENT_MAX_CALLS,

@@ -4,6 +4,7 @@ export {
   type Config,
   type LivekitConfig,
   type ModelProvider,
+  type RecordsConfig,
   type WorkerConfig,
 } from './env.js';
 export {

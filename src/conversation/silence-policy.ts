@@ -21,12 +21,6 @@ export class SilencePolicy {
   }
 }
 
-export const SILENCE_PROMPT =
-  'Are you still there? You can ask about our opening hours or where we are.';
-export const GOODBYE_AFTER_SILENCE =
-  "I haven't heard anything for a while, so I will end the call now. Goodbye.";
-/** Said when the caller spoke but nothing could be transcribed. */
-export const NOT_UNDERSTOOD_APOLOGY = "Sorry, I didn't catch that. Could you say it again?";
 /** How long after speech ends a transcript may take before the agent apologises. Unit: ms. */
 export const TRANSCRIPTION_TIMEOUT_MS = 3_000;
 

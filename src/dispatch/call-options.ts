@@ -41,3 +41,24 @@ export function parseCallOptions(metadata: string | undefined): CallOptionsResul
     ? { ok: true, options: parsed.data }
     : { ok: false, error: `agent metadata is invalid: ${z.prettifyError(parsed.error)}` };
 }
+
+export type ResolvedCallOptions =
+  { ok: true; options: CallOptions } | { ok: false; error: string; options: CallOptions };
+
+/**
+ * The options of one call: the agent's per-line defaults, overridden field by field by the
+ * dispatch metadata. Invalid metadata leaves the defaults in force and says why.
+ */
+export function resolveCallOptions(
+  defaults: CallOptions,
+  metadata: string | undefined,
+): ResolvedCallOptions {
+  const base = CallOptionsSchema.parse(defaults);
+  const parsed = parseCallOptions(metadata);
+  if (!parsed.ok) return { ok: false, error: parsed.error, options: base };
+  // Only the fields the line sets: an absent field keeps the agent's default.
+  const overrides: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed.options) as [string, unknown][])
+    if (value !== undefined) overrides[key] = value;
+  return { ok: true, options: { ...base, ...overrides } };
+}

@@ -7,3 +7,4 @@ export {
   type DtmfSource,
   type Timers,
 } from './digit-collector.js';
+export * from './tones.js';

@@ -11,7 +11,10 @@ export type SwitchboardErrorCode =
   | 'stack_owned_elsewhere'
   | 'stack_needs_root'
   | 'stack_start_failed'
-  | 'token_request_invalid';
+  | 'token_request_invalid'
+  | 'agent_definition_invalid'
+  | 'records_dir_unwritable'
+  | 'record_sink_invalid';
 
 const BRAND = Symbol.for('switchboard.error');
 

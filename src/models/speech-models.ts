@@ -2,12 +2,14 @@ import type { llm, stt, tts } from '@livekit/agents';
 import * as openai from '@livekit/agents-plugin-openai';
 import type { ModelProvider } from '../config/index.js';
 
+/** The models of one call. Any agents-js plugin's instances: OpenAI, Deepgram, Cartesia, a local server. */
 export interface SpeechModels {
+  /** Without one the agent cannot hear: it greets, then only the call's fixed lines play. */
   stt?: stt.STT;
   llm?: llm.LLM;
   tts: tts.TTS;
   /** One line for the first log line of the worker: what the caller will be talking to. */
-  description: string;
+  description?: string;
 }
 
 /**
@@ -15,7 +17,9 @@ export interface SpeechModels {
  * OpenAI-compatible server (OPENAI_BASE_URL: Ollama, vLLM), or the stack's offline speech server.
  * Keys are passed explicitly: the plugin's own `process.env` defaults are never relied on.
  */
-export function createSpeechModels(provider: ModelProvider): SpeechModels {
+export function createSpeechModels(
+  provider: ModelProvider,
+): SpeechModels & { description: string } {
   switch (provider.kind) {
     case 'openai': {
       const common = {

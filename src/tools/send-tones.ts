@@ -1,6 +1,6 @@
-import { beta, llm } from '@livekit/agents';
+import { llm } from '@livekit/agents';
 import { z } from 'zod';
-import type { Caller } from '../caller/index.js';
+import { callOf } from '../call/call.js';
 
 const KEYS = [
   '1',
@@ -22,11 +22,11 @@ const KEYS = [
 ] as const;
 
 /**
- * `send_dtmf_events`: DTMF out, e.g. to pass an extension to an IVR. Delegates to the framework's
- * tool (RFC 4733 through livekit-sip), but only for callers with a SIP leg: a browser user has no
- * line to send tones on.
+ * `send_dtmf_events`: DTMF out, e.g. to pass an extension to an IVR (RFC 4733 through
+ * livekit-sip). The same name and arguments as the framework's tool, but refused for callers
+ * without a SIP leg: a browser user has no line to send tones on.
  */
-export function sendTonesTool(caller: () => Caller) {
+export function sendTonesTool() {
   return llm.tool({
     name: 'send_dtmf_events',
     description:
@@ -34,9 +34,6 @@ export function sendTonesTool(caller: () => Caller) {
     parameters: z.object({
       events: z.array(z.enum(KEYS)).min(1).max(32).describe('The keys to send, in order.'),
     }),
-    execute: async (args, opts) => {
-      if (!caller().capabilities.dtmf) return { error: 'no_phone_line' };
-      return beta.sendDtmfEvents.execute(args, opts);
-    },
+    execute: async ({ events }, { ctx }) => callOf(ctx).sendTones(events.join('')),
   });
 }

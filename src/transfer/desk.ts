@@ -96,7 +96,7 @@ export class TransferDesk {
   }
 
   /** Cold transfer: announce, then REFER the caller to the configured target. */
-  async cold(): Promise<ToolResult> {
+  async cold(): Promise<TransferToolResult> {
     const { options, tracker, session } = this.input;
     const caller = this.input.caller();
     const target = referTarget(options.coldTarget ?? '');
@@ -165,7 +165,7 @@ export class TransferDesk {
   }
 
   /** Warm transfer: hold, dial and brief the human, hand over on their yes. */
-  async warm(reason: string): Promise<ToolResult> {
+  async warm(reason: string): Promise<TransferToolResult> {
     const { options, tracker, session } = this.input;
     const human = options.human;
     if (human === undefined)
@@ -284,7 +284,7 @@ export class TransferDesk {
   }
 
   /** Tells the caller why the transfer did not happen and what next; returns that to the model. */
-  private async explain(outcome: TransferOutcome): Promise<ToolResult> {
+  private async explain(outcome: TransferOutcome): Promise<TransferToolResult> {
     if (outcome.status === 'completed') return { status: 'completed', method: outcome.method };
     const text = TRANSFER_EXPLANATIONS[outcome.status];
     if (text !== '' && !this.input.callerGone.aborted)
@@ -307,6 +307,6 @@ export class TransferDesk {
   }
 }
 
-export type ToolResult =
+export type TransferToolResult =
   | { status: 'completed'; method: string }
   | { status: string; detail: string; sipStatus?: number; callerWasTold?: string };

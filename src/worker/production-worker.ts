@@ -80,12 +80,14 @@ async function sampleOwnCpu(): Promise<CpuSample> {
  */
 export async function runProductionWorker(opts: {
   agentFile: string;
+  /** The name the worker registers under (explicit dispatch). */
+  agentName: string;
   config: Readonly<Config>;
   logLevel: Config['worker']['logLevel'];
 }): Promise<void> {
   const { config } = opts;
   initializeLogger({ pretty: false, level: opts.logLevel });
-  const logger = log().child({ agentName: config.agentName });
+  const logger = log().child({ agentName: opts.agentName });
 
   const maxCpuShare = config.worker.maxCpuPercent / 100;
   const monitor = new WorkerLoadMonitor({
@@ -116,7 +118,7 @@ export async function runProductionWorker(opts: {
     if (room === undefined || room === '') return;
     const guard = answerBusyUnlessTaken({
       room,
-      agentName: config.agentName,
+      agentName: opts.agentName,
       probe,
       graceMs: config.worker.busyGraceMs,
     })
@@ -131,7 +133,7 @@ export async function runProductionWorker(opts: {
   const server = new AgentServer(
     new ServerOptions({
       agent: opts.agentFile,
-      agentName: config.agentName,
+      agentName: opts.agentName,
       wsURL: config.livekit.url,
       apiKey: config.livekit.apiKey,
       apiSecret: config.livekit.apiSecret,

@@ -10,7 +10,7 @@ import {
   GOODBYE_AFTER_SILENCE,
   NOT_UNDERSTOOD_APOLOGY,
   SILENCE_PROMPT,
-} from '../../src/conversation/silence-policy.js';
+} from '../../src/conversation/phrases.js';
 import { waitForCallRecord } from '../support/call-records.js';
 import { renderConversation } from '../support/conversation-audio.js';
 import { provisionLine, sippCall, type PhoneLine } from '../support/phone-lines.js';

@@ -7,7 +7,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT_NUMBER_PROMPT } from '../../src/tools/account-number.js';
+import { ACCOUNT_NUMBER_PROMPT } from '../../agents/receptionist.js';
 import { waitForCallRecord } from '../support/call-records.js';
 import { launchChromium } from '../support/chromium.js';
 import { renderConversation } from '../support/conversation-audio.js';

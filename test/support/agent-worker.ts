@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { eventually, layout } from './stack-env.js';
 
 /**
- * A receptionist worker started exactly as `npm run agent dev` (default) or `npm run agent start`
+ * An agent worker (the receptionist unless told) started exactly as `npm run agent dev` (default) or `npm run agent start`
  * starts it, with extra environment, logging to `logFile`; resolves once it has registered with
  * livekit-server (in dev, the framework's health server answers only then; in start, GET /health
  * says "ready"). `stop` ends it by pid: SIGINT, then SIGKILL after 15 s.
@@ -28,6 +28,8 @@ export interface AgentWorkerOptions {
   mode?: 'dev' | 'start';
   /** Start mode: GET /health port. Required with mode start. */
   healthPort?: number;
+  /** The file of agents/ to run, by name. Default: receptionist. */
+  agent?: string;
   /**
    * Start mode: run the compiled worker from this directory (a production build: dist/, package
    * files and production node_modules), with plain Node, as the Docker image does. Without it, the
@@ -39,13 +41,14 @@ export interface AgentWorkerOptions {
 export function agentWorkerCommand(opts: AgentWorkerOptions): { args: string[]; cwd: string } {
   const mode = opts.mode ?? 'dev';
   const level = opts.logLevel ?? 'debug';
+  const agent = opts.agent ?? 'receptionist';
   if (opts.buildDir !== undefined)
     return {
-      args: [join('dist', 'agents', 'receptionist.js'), mode, '--log-level', level],
+      args: [join('dist', 'agents', `${agent}.js`), mode, '--log-level', level],
       cwd: opts.buildDir,
     };
   return {
-    args: ['--import', 'tsx', 'agents/receptionist.ts', mode, '--log-level', level],
+    args: ['--import', 'tsx', `agents/${agent}.ts`, mode, '--log-level', level],
     cwd: process.cwd(),
   };
 }

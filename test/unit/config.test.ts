@@ -24,8 +24,50 @@ describe('parseConfig', () => {
       isLocalStack: true,
     });
     expect(c.models).toEqual({ kind: 'offline', baseUrl: 'http://10.77.0.2:8090/v1' });
-    expect(c.agentName).toBe('switchboard');
+    // The agent file names itself; LIVEKIT_AGENT_NAME only overrides it.
+    expect(c.agentName).toBeUndefined();
+    expect(c.webAgents).toEqual(['switchboard', 'appointments']);
+    expect(c.records).toEqual({ dir: '.stack/records' });
     expect(c.idleProcesses).toBe(1);
+  });
+
+  it('takes the agent name override, the page agents and a signed records webhook', () => {
+    const c = parseConfig({
+      LIVEKIT_AGENT_NAME: 'front-desk',
+      WEB_AGENTS: 'front-desk, appointments',
+      CALL_RECORDS_DIR: '/var/records',
+      CALL_RECORDS_WEBHOOK_URL: 'https://records.example.com/in',
+      CALL_RECORDS_WEBHOOK_SECRET: 'x'.repeat(32),
+    });
+    expect(c.agentName).toBe('front-desk');
+    expect(c.webAgents).toEqual(['front-desk', 'appointments']);
+    expect(c.records).toEqual({
+      dir: '/var/records',
+      webhook: {
+        url: 'https://records.example.com/in',
+        secret: 'x'.repeat(32),
+        spoolDir: '/var/records/spool',
+      },
+    });
+  });
+
+  it.each([
+    [{ WEB_AGENTS: ' , ' }, /WEB_AGENTS: name at least one agent/],
+    [{ WEB_AGENTS: 'front desk' }, /WEB_AGENTS.*letters, digits/],
+    [{ LIVEKIT_AGENT_NAME: 'a b' }, /LIVEKIT_AGENT_NAME: letters, digits/],
+    [
+      {
+        CALL_RECORDS_WEBHOOK_URL: 'https://r.example.com/in',
+        CALL_RECORDS_WEBHOOK_SECRET: 'short',
+      },
+      /CALL_RECORDS_WEBHOOK_SECRET: required with CALL_RECORDS_WEBHOOK_URL, at least 32/,
+    ],
+    [
+      { CALL_RECORDS_WEBHOOK_URL: 'ftp://r.example.com' },
+      /CALL_RECORDS_WEBHOOK_URL: must be a URL/,
+    ],
+  ])('rejects %o', (env, message) => {
+    expect(() => parseConfig(env)).toThrow(message);
   });
 
   it('uses loopback addresses in loopback mode', () => {

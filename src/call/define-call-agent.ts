@@ -1,0 +1,151 @@
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  cli,
+  defineAgent,
+  log,
+  ServerOptions,
+  type AgentDefinition,
+  type JobContext,
+  type JobProcess,
+} from '@livekit/agents';
+import { createRecordSink } from '../call-records/index.js';
+import { loadConfig, type Config } from '../config/index.js';
+import { isSwitchboardError, type SwitchboardError } from '../errors/index.js';
+import { preflight } from '../livekit/preflight.js';
+import { createSpeechModels } from '../models/index.js';
+import { callCountLoad, parseStartArgs, runProductionWorker } from '../worker/index.js';
+import { validateAgentDefinition, type CallAgentDefinition } from './definition.js';
+import { prepareProcess } from './prewarm.js';
+import { runCall, type CallRuntime } from './run-call.js';
+
+/** An agents-js agent (`export default` it) that also knows its definition. */
+export interface CallAgent extends AgentDefinition {
+  readonly definition: CallAgentDefinition;
+  /** Why the definition cannot run; `runAgentWorker` reports it and exits before registering. */
+  readonly problem?: SwitchboardError;
+}
+
+/** The name a worker registers under: LIVEKIT_AGENT_NAME, else the definition's. */
+export function registeredName(
+  def: CallAgentDefinition,
+  config: Pick<Config, 'agentName'>,
+): string {
+  return config.agentName ?? def.name;
+}
+
+/**
+ * Builds the agents-js agent for a definition: `export default defineCallAgent({...})`. The job
+ * process prewarms (VAD, greetings), and each call runs the package's call life cycle around the
+ * definition's persona. An incomplete definition is reported at start by `runAgentWorker`, naming
+ * every missing or invalid part.
+ */
+export function defineCallAgent(definition: CallAgentDefinition): CallAgent {
+  let problem: SwitchboardError | undefined;
+  let def = definition;
+  try {
+    def = validateAgentDefinition(definition);
+  } catch (err) {
+    // Reported by runAgentWorker as one line, like every other start-up error; a job process
+    // (only reached when the worker ran without that check) fails its prewarm with it.
+    if (!isSwitchboardError(err)) throw err;
+    problem = err;
+  }
+  // Per process: configuration is read from the environment once, on first use.
+  let runtime: CallRuntime | undefined;
+  const runtimeFor = (): CallRuntime => {
+    if (runtime !== undefined) return runtime;
+    const config = loadConfig();
+    runtime = {
+      def,
+      config,
+      agentName: registeredName(def, config),
+      models: def.models ?? (() => createSpeechModels(config.models)),
+      records: createRecordSink(config.records, {
+        // Call ID, outcome, attempts and status only: the reports carry no numbers or transcripts.
+        onDelivery: (report) =>
+          report.outcome === 'delivered'
+            ? log().debug({ ...report }, 'call record delivered to the webhook')
+            : log().warn({ ...report }, 'call record not delivered to the webhook'),
+        onResendError: (err) => log().warn({ err }, 'resending spooled call records failed'),
+      }),
+    };
+    return runtime;
+  };
+  const agent = defineAgent({
+    prewarm: (proc: JobProcess) => {
+      if (problem !== undefined) throw problem;
+      return prepareProcess(proc, def, runtimeFor().models);
+    },
+    entry: (ctx: JobContext) => {
+      if (problem !== undefined) throw problem;
+      return runCall(ctx, runtimeFor());
+    },
+  });
+  return Object.assign(agent, { definition: def, ...(problem === undefined ? {} : { problem }) });
+}
+
+/**
+ * The worker's command line, for the agent file that is run (`node agent.js dev|start|connect`):
+ * does nothing when the file is only imported (as every job process imports it). Checks the
+ * environment, LiveKit and the record sink first and exits with one message naming the fix.
+ *
+ *   start   the production worker: capacity, drain on SIGTERM, GET /health (src/worker)
+ *   other   the agents CLI (dev, connect, console)
+ */
+export async function runAgentWorker(agent: CallAgent, moduleUrl: string): Promise<void> {
+  const file = fileURLToPath(moduleUrl);
+  if (!isMainModule(file)) return;
+  try {
+    if (agent.problem !== undefined) throw agent.problem;
+    const config = loadConfig();
+    const agentName = registeredName(agent.definition, config);
+    await preflight(config);
+    await createRecordSink(config.records).preflight();
+    const models = agent.definition.models?.() ?? createSpeechModels(config.models);
+    console.log(models.description ?? `models: ${models.llm?.label() ?? 'no LLM'}`);
+    await models.tts.close();
+    if (process.argv[2] === 'start') {
+      await runProductionWorker({
+        agentFile: file,
+        agentName,
+        config,
+        ...parseStartArgs(process.argv.slice(3), config.worker.logLevel),
+      });
+      return;
+    }
+    cli.runApp(
+      new ServerOptions({
+        agent: file,
+        agentName,
+        wsURL: config.livekit.url,
+        apiKey: config.livekit.apiKey,
+        apiSecret: config.livekit.apiSecret,
+        numIdleProcesses: config.idleProcesses,
+        loadFunc: callCountLoad(config.maxConcurrentCalls),
+        // Full at maxConcurrentCalls, in development too (the framework's dev default is no limit).
+        loadThreshold: 1,
+        host: config.agentHttp.host,
+        ...(config.agentHttp.port === undefined ? {} : { port: config.agentHttp.port }),
+      }),
+    );
+  } catch (err) {
+    if (!isSwitchboardError(err)) throw err;
+    console.error(`error [${err.code}]: ${err.message}`);
+    process.exit(1);
+  }
+}
+
+function isMainModule(file: string): boolean {
+  const main = process.argv[1];
+  if (main === undefined) return false;
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return real(main) === real(file);
+}

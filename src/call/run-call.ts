@@ -1,0 +1,287 @@
+import { AutoSubscribe, beta, log, voice, type JobContext, type llm } from '@livekit/agents';
+import { RoomEvent, type RemoteParticipant } from '@livekit/rtc-node';
+import { CallTracker, type RecordSink } from '../call-records/index.js';
+import { LiveCaller, type ParticipantSnapshot } from '../caller/index.js';
+import type { Config } from '../config/index.js';
+import { playLastWords } from '../conversation/last-words.js';
+import { DEFAULT_PHRASES } from '../conversation/phrases.js';
+import {
+  TRANSCRIPTION_TIMEOUT_MS,
+  userAwayTimeoutSeconds,
+} from '../conversation/silence-policy.js';
+import { resolveCallOptions } from '../dispatch/index.js';
+import { collectDigits, sendTones, TONE_DIGITS, type DtmfSource } from '../dtmf/index.js';
+import { sendTonesTool } from '../tools/send-tones.js';
+import { TRANSFER_EXPLANATIONS, TransferDesk, type TransferToolResult } from '../transfer/index.js';
+import { brandCall, type Call, type CollectDigitsRequest } from './call.js';
+import { greetingText, toolsFor, type CallAgentDefinition, type CallModels } from './definition.js';
+import { preparedProcess } from './prewarm.js';
+import { recordSession } from './session-record.js';
+import { SilenceWatch } from './silence-watch.js';
+import { guardTools } from './tool-guard.js';
+
+/**
+ * How long a shutting-down job waits for a transfer to wind up (tell the human the caller left,
+ * end the consult leg) before it writes the call record anyway; well inside the framework's 60 s
+ * shutdown limit for a job process.
+ */
+const TRANSFER_SETTLE_LIMIT_MS = 15_000;
+/** The agents framework's own default, in this package's unit. */
+const DEFAULT_SILENCE_TIMEOUT_MS = 15_000;
+
+export interface CallRuntime {
+  def: CallAgentDefinition;
+  config: Readonly<Config>;
+  /** The name this worker registered under. */
+  agentName: string;
+  models: () => CallModels;
+  records: RecordSink;
+}
+
+function snapshot(p: RemoteParticipant): ParticipantSnapshot {
+  return {
+    identity: p.identity,
+    kind: p.kind,
+    attributes: p.attributes,
+    ...(p.name === undefined ? {} : { name: p.name }),
+  };
+}
+
+/**
+ * One call from join to record: the job's entry for every agent built with `defineCallAgent`.
+ * The agent definition supplies the persona; everything else a call needs is wired here.
+ */
+export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
+  const { def, config } = rt;
+  const logger = log().child({ jobId: ctx.job.id, agentName: rt.agentName });
+  const resolved = resolveCallOptions(
+    def.defaults ?? {},
+    ctx.job.agentName === rt.agentName ? ctx.job.metadata : undefined,
+  );
+  if (!resolved.ok) logger.error({ problem: resolved.error }, 'ignoring invalid dispatch metadata');
+  const options = resolved.options;
+
+  await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
+  const participant = await ctx.waitForParticipant();
+  const live = new LiveCaller(snapshot(participant));
+  const callLog = logger.child({ channel: live.current.channel });
+  const tracker = new CallTracker({
+    callId: ctx.job.id,
+    room: ctx.room.name ?? '',
+    agentName: rt.agentName,
+    caller: live.current,
+  });
+  // Filled in below, once the session exists; the record waits for a transfer under way.
+  let desk: TransferDesk | undefined;
+  ctx.addShutdownCallback(async () => {
+    // A transfer cut short by the shutdown (the caller hung up, the time limit) records its
+    // outcome first; callEnded, aborted by another shutdown callback, makes it end.
+    await desk?.idle(TRANSFER_SETTLE_LIMIT_MS);
+    tracker.ended('failed', 'the job shut down before the call ended');
+    const record = tracker.toRecord();
+    await rt.records.write(record);
+    callLog.info({ outcome: record.outcome }, 'call record written');
+  });
+
+  ctx.room.on(RoomEvent.ParticipantAttributesChanged, (_changed: Record<string, string>, p) => {
+    if (p.identity !== participant.identity) return;
+    live.refresh(snapshot(participant));
+    tracker.updateCaller(live.current);
+  });
+  live.onStatusChange((change) =>
+    callLog.debug({ from: change.from, to: change.to }, 'call status changed'),
+  );
+  // Aborted when the caller hangs up or the job ends: whatever runs on the caller's behalf stops.
+  const callEnded = new AbortController();
+  ctx.addShutdownCallback(() => {
+    callEnded.abort();
+    return Promise.resolve();
+  });
+  ctx.room.on(RoomEvent.ParticipantDisconnected, (p: RemoteParticipant) => {
+    if (p.identity !== participant.identity) return;
+    tracker.ended('caller_hung_up', 'the caller hung up');
+    callEnded.abort();
+  });
+
+  const phrases = { ...DEFAULT_PHRASES, ...def.phrases };
+  const models = rt.models();
+  const prepared = preparedProcess(ctx.proc);
+  const silenceTimeoutMs = options.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
+
+  const keypad: DtmfSource = (onKey) => {
+    const handler = (_code: number, digit: string, from: RemoteParticipant) => {
+      if (from.identity === participant.identity) onKey(digit);
+    };
+    ctx.room.on(RoomEvent.DtmfReceived, handler);
+    return () => ctx.room.off(RoomEvent.DtmfReceived, handler);
+  };
+
+  /** Says goodbye, then deletes the room: livekit-sip sends BYE, a browser is disconnected. */
+  const endCall = async (goodbye: string, reason: string, outcome: 'agent_ended' | 'completed') => {
+    if (tracker.hasEnded) return;
+    tracker.ended(outcome, reason);
+    if (goodbye !== '') await session.say(goodbye, { allowInterruptions: false }).waitForPlayout();
+    await ctx.deleteRoom();
+    ctx.shutdown(reason);
+  };
+
+  const notConfigured = (what: string): TransferToolResult => ({
+    status: 'not_configured',
+    detail: `no ${what} is configured for this line`,
+    callerWasTold: TRANSFER_EXPLANATIONS.not_configured,
+  });
+
+  const call: Call = brandCall({
+    id: ctx.job.id,
+    room: ctx.room.name ?? '',
+    get caller() {
+      return live.current;
+    },
+    options,
+    signal: callEnded.signal,
+    say: async (text, opts) => {
+      await session.say(text, opts).waitForPlayout();
+    },
+    endCall: (opts) =>
+      endCall(opts?.goodbye ?? '', opts?.reason ?? 'the agent ended the call', 'agent_ended'),
+    collectDigits: async (request: CollectDigitsRequest) => {
+      if (!live.current.capabilities.dtmf) return { status: 'no_keypad' };
+      return collectDigits(
+        keypad,
+        (attempt) => {
+          session.say(attempt === 1 ? request.prompt : (request.reprompt ?? request.prompt));
+        },
+        { ...request, attempts: request.attempts ?? 2 },
+        callEnded.signal,
+      );
+    },
+    sendTones: async (digits) => {
+      const local = ctx.room.localParticipant;
+      if (!live.current.capabilities.dtmf || local === undefined) return { error: 'no_phone_line' };
+      if (!TONE_DIGITS.test(digits)) return { error: 'invalid_digits' };
+      await sendTones(local, digits, callEnded.signal);
+      return { sent: digits };
+    },
+    transferToHuman: async (reason) =>
+      desk === undefined || options.transfer?.human === undefined
+        ? notConfigured('human')
+        : desk.warm(reason),
+    transferCold: async () =>
+      desk === undefined || options.transfer?.coldTarget === undefined
+        ? notConfigured('transfer target')
+        : desk.cold(),
+    annotate: (values) => tracker.annotate(values),
+  });
+
+  const session = new voice.AgentSession<Call>({
+    userData: call,
+    userAwayTimeout: userAwayTimeoutSeconds(silenceTimeoutMs),
+    transcriptionTimeout: TRANSCRIPTION_TIMEOUT_MS,
+    vad: prepared.vad ?? null,
+    tts: models.tts,
+    ...(models.stt === undefined ? {} : { stt: models.stt }),
+    ...(models.llm === undefined ? {} : { llm: models.llm }),
+  });
+  recordSession(session, tracker);
+
+  const silence = new SilenceWatch({
+    silenceTimeoutMs,
+    prompt: () => session.say(phrases.silencePrompt).waitForPlayout(),
+    hangUp: () => endCall(phrases.goodbyeAfterSilence, 'the caller was silent', 'agent_ended'),
+    // On hold during a transfer, silence is expected.
+    paused: () => tracker.hasEnded || desk?.busy === true,
+    callerAway: () => session.userState === 'away',
+    onError: (err) => callLog.error({ err }, 'silence handling failed'),
+  });
+  ctx.addShutdownCallback(() => {
+    silence.close();
+    return Promise.resolve();
+  });
+  session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
+    if (ev.newState === 'speaking') silence.onCallerSpoke();
+    if (ev.newState === 'away') silence.onAway();
+  });
+  // Speech that produced no transcript (noise, a word outside what the recognizer knows): say
+  // so, instead of leaving the caller in silence.
+  session.on(voice.AgentSessionEventTypes.UserTranscriptionTimeout, () => {
+    if (!tracker.hasEnded) session.say(phrases.notUnderstood);
+  });
+  // A model server that fails for good (STT, LLM or TTS): apologise with audio rendered
+  // before the call, record why, hang up. The session may already be closing.
+  session.on(voice.AgentSessionEventTypes.Error, (ev) => {
+    const recoverable = (ev.error as { recoverable?: boolean }).recoverable === true;
+    callLog.error({ err: ev.error, recoverable }, 'agent session error');
+    if (recoverable || tracker.hasEnded) return;
+    tracker.ended('failed', `the model server failed (${ev.error.type})`);
+    (async () => {
+      await session.close();
+      if (prepared.apology !== undefined) {
+        await playLastWords(ctx.room, prepared.apology);
+        tracker.said('agent', prepared.apology.text);
+      }
+      await ctx.deleteRoom();
+      ctx.shutdown('model server failure');
+    })().catch((err: unknown) =>
+      callLog.error({ err }, 'failed to end the call after a model failure'),
+    );
+  });
+
+  // The framework's end_call tool: the agent says goodbye, then the room is deleted, which
+  // hangs up the SIP leg (BYE) or disconnects the browser.
+  const endCallTool = beta.createEndCallTool({
+    onToolCalled: () =>
+      tracker.ended('completed', 'the agent ended the call after the caller said goodbye'),
+  });
+  if (options.transfer !== undefined)
+    desk = new TransferDesk({
+      livekit: config.livekit,
+      consultModels: rt.models,
+      vad: prepared.vad ?? null,
+      session,
+      room: ctx.room,
+      caller: () => live.current,
+      tracker,
+      options: options.transfer,
+      callerGone: callEnded.signal,
+      endJob: (reason) => ctx.shutdown(reason),
+      log: callLog,
+    });
+  ctx.addShutdownCallback(async () => {
+    await desk?.settle();
+  });
+
+  const tools: llm.ToolContextEntry[] = [
+    endCallTool,
+    sendTonesTool(),
+    ...(desk?.tools() ?? []),
+    ...guardTools(toolsFor(def, call), callLog),
+  ];
+  await session.start({
+    agent: new voice.Agent<Call>({
+      instructions:
+        typeof def.instructions === 'function' ? def.instructions(call) : def.instructions,
+      tools,
+    }),
+    room: ctx.room,
+    inputOptions: { participantIdentity: participant.identity },
+  });
+  callLog.info('call started');
+  const greeting = prepared.greetings[live.current.channel];
+  if (greeting !== undefined) {
+    session.say(greeting.text, { audio: greeting.audio() });
+  } else {
+    session.say(greetingText(def.greeting, live.current.channel));
+  }
+
+  if (options.maxCallDurationMs !== undefined) {
+    const timer = setTimeout(() => {
+      endCall(phrases.goodbyeAtTimeLimit, 'the call reached its time limit', 'agent_ended').catch(
+        (err: unknown) => callLog.error({ err }, 'failed to end the call at its time limit'),
+      );
+    }, options.maxCallDurationMs);
+    ctx.addShutdownCallback(() => {
+      clearTimeout(timer);
+      return Promise.resolve();
+    });
+  }
+}

@@ -1,0 +1,75 @@
+import { voice } from '@livekit/agents';
+import type { CallTracker } from '../call-records/index.js';
+
+/** The session events the record is built from (a subset of AgentSession's, for tests). */
+export interface RecordedSession {
+  on(
+    event: voice.AgentSessionEventTypes.AgentStateChanged,
+    cb: (ev: voice.AgentStateChangedEvent) => void,
+  ): unknown;
+  on(
+    event: voice.AgentSessionEventTypes.ConversationItemAdded,
+    cb: (ev: voice.ConversationItemAddedEvent) => void,
+  ): unknown;
+  on(
+    event: voice.AgentSessionEventTypes.FunctionToolsExecuted,
+    cb: (ev: voice.FunctionToolsExecutedEvent) => void,
+  ): unknown;
+  on(
+    event: voice.AgentSessionEventTypes.MetricsCollected,
+    cb: (ev: voice.MetricsCollectedEvent) => void,
+  ): unknown;
+}
+
+/**
+ * Feeds the call record from the session: the first agent audio, every turn (with barge-in),
+ * tool calls with their results, usage, and where each reply's time went.
+ */
+export function recordSession(session: RecordedSession, tracker: CallTracker): void {
+  session.on(voice.AgentSessionEventTypes.AgentStateChanged, (ev) => {
+    if (ev.newState === 'speaking') tracker.agentStartedSpeaking();
+  });
+  session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
+    if (ev.item.type !== 'message') return;
+    if (ev.item.role === 'assistant')
+      tracker.said('agent', ev.item.textContent ?? '', ev.item.interrupted);
+    if (ev.item.role === 'user') tracker.said('caller', ev.item.textContent ?? '');
+  });
+  session.on(voice.AgentSessionEventTypes.FunctionToolsExecuted, (ev) => {
+    ev.functionCalls.forEach((call, i) => {
+      const out = ev.functionCallOutputs[i];
+      tracker.toolCalled({
+        name: call.name,
+        arguments: call.args,
+        output: out?.output ?? '',
+        isError: out?.isError ?? false,
+      });
+    });
+  });
+  session.on(voice.AgentSessionEventTypes.MetricsCollected, (ev) => {
+    const m = ev.metrics;
+    switch (m.type) {
+      case 'stt_metrics':
+        tracker.addUsage({ sttAudioSeconds: m.audioDurationMs / 1000 });
+        break;
+      case 'llm_metrics':
+        tracker.addUsage({
+          llmPromptTokens: m.promptTokens,
+          llmCompletionTokens: m.completionTokens,
+        });
+        if (m.speechId !== undefined) tracker.addTiming(m.speechId, { llmTtftMs: m.ttftMs });
+        break;
+      case 'tts_metrics':
+        tracker.addUsage({ ttsCharacters: m.charactersCount });
+        if (m.speechId !== undefined) tracker.addTiming(m.speechId, { ttsTtfbMs: m.ttfbMs });
+        break;
+      case 'eou_metrics':
+        if (m.speechId !== undefined)
+          tracker.addTiming(m.speechId, {
+            endOfUtteranceDelayMs: m.endOfUtteranceDelayMs,
+            transcriptionDelayMs: m.transcriptionDelayMs,
+          });
+        break;
+    }
+  });
+}
