@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The production image of the receptionist worker, after LiveKit's Node agent template (what
+# The production image of one agent's worker (the receptionist unless AGENT says otherwise), after LiveKit's Node agent template (what
 # `lk agent create` writes): multi-stage, production dependencies only, non-root user.
 # The build and runtime steps are the commands test/e2e/worker-production-build.test.ts runs
 # against the real stack (npm ci, npm run build; npm ci --omit=dev; node dist/... start).
@@ -35,6 +35,9 @@ COPY --from=build /etc/ssl/certs /etc/ssl/certs
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# Which file of agents/ this image runs (one worker per agent): docker build --build-arg AGENT=appointments
+ARG AGENT=receptionist
+ENV AGENT=${AGENT}
 # Call records (JSON lines with phone numbers and transcripts): mount a volume here to keep them.
 ENV CALL_RECORDS_DIR=/app/records
 RUN mkdir -p /app/records && chown appuser:appuser /app/records
@@ -45,4 +48,4 @@ EXPOSE 8081 8082
 # SIGTERM drains (calls in progress finish, up to AGENT_DRAIN_TIMEOUT_MS); give the container at
 # least that long to stop (docker stop -t, Kubernetes terminationGracePeriodSeconds).
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/agents/receptionist.js", "start"]
+CMD ["sh", "-c", "exec node dist/agents/${AGENT}.js start"]

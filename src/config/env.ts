@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { SwitchboardError } from '../errors/index.js';
@@ -79,6 +80,9 @@ const EnvSchema = z.object({
   /** Set by LiveKit Cloud for the workers it runs. */
   LIVEKIT_WORKER_TOKEN: optionalString,
 });
+
+/** Every variable this package reads (`.env.example` documents each one). */
+export const ENV_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape);
 
 /** Cross-variable rules, checked on the raw environment so they are reported with every other problem. */
 function crossFieldProblems(env: Record<string, string | undefined>): string[] {
@@ -251,7 +255,25 @@ function configError(problems: string[]): SwitchboardError {
   );
 }
 
-/** Reads the process environment; the only place that does. */
-export function loadConfig(): Readonly<Config> {
+/**
+ * Reads the process environment; the only place that does. A `.env.local` in the working
+ * directory is read first, as LiveKit's templates do (Node's own parser): what the environment
+ * already sets wins over the file.
+ */
+export function loadConfig(envFile = ENV_FILE): Readonly<Config> {
+  if (existsSync(envFile)) {
+    try {
+      process.loadEnvFile(envFile);
+    } catch (err) {
+      throw new SwitchboardError(
+        'config_invalid',
+        `Could not read ${envFile} (${(err as Error).message}). Fix or remove the file; .env.example lists every variable.`,
+        { cause: err },
+      );
+    }
+  }
   return parseConfig(process.env);
 }
+
+/** Read by loadConfig when present; never committed (.gitignore), see .env.example. */
+export const ENV_FILE = '.env.local';

@@ -1,4 +1,6 @@
 export {
+  ENV_FILE,
+  ENV_VARIABLES,
   loadConfig,
   parseConfig,
   type Config,

@@ -1,5 +1,8 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LOCAL_API_KEY, parseConfig } from '../../src/config/index.js';
+import { ENV_VARIABLES, loadConfig, LOCAL_API_KEY, parseConfig } from '../../src/config/index.js';
 import { isSwitchboardError } from '../../src/errors/index.js';
 
 function configError(env: Record<string, string>): string {
@@ -126,5 +129,32 @@ describe('worker load', () => {
     const { callCountLoad } = await import('../../src/worker/load.js');
     const server = { activeJobs: Array.from({ length: active }) } as never;
     expect(await callCountLoad(max)(server)).toBe(load);
+  });
+});
+
+describe('.env files', () => {
+  it('.env.example documents every variable the package reads, and nothing else', async () => {
+    const text = await readFile('.env.example', 'utf8');
+    const documented = [...text.matchAll(/^# ([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]);
+    expect([...documented].sort()).toEqual([...ENV_VARIABLES].sort());
+  });
+
+  it('.env.local is read at start; the environment wins over the file', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'sb-env-')), '.env.local');
+    await writeFile(file, 'AGENT_MAX_CALLS=3\nLOG_LEVEL=debug\n');
+    const saved = { ...process.env };
+    try {
+      delete process.env.AGENT_MAX_CALLS;
+      process.env.LOG_LEVEL = 'warn';
+      const c = loadConfig(file);
+      expect(c.maxConcurrentCalls).toBe(3);
+      expect(c.worker.logLevel).toBe('warn');
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('a .env.local that cannot be read is one clear error', () => {
+    expect(() => loadConfig('/')).toThrow(/Could not read \/ .*Fix or remove the file/);
   });
 });
