@@ -23,9 +23,11 @@ as_root() {
 # --- 1. Debian packages ------------------------------------------------------------------------
 # redis-server: the stack's Redis; sip-tester: SIPp (phone and human in tests);
 # pkg-config + libopus/opusfile/soxr -dev: cgo libraries livekit-sip links; espeak-ng + sox: the
-# offline speech server; pocketsphinx(-en-us): its recognizer; chromium: the browser caller; iproute2: the network namespace.
+# offline speech server; pocketsphinx(-en-us): its recognizer; python3-pocketsphinx: the bindings its
+# long-lived decoder (stack/offline-speech/decoder.py) runs on, with /usr/bin/python3; chromium: the
+# browser caller; iproute2: the network namespace.
 APT_PACKAGES=(redis-server sip-tester pkg-config gcc libc6-dev libopus-dev libopusfile-dev libsoxr-dev
-  espeak-ng sox pocketsphinx pocketsphinx-en-us chromium iproute2)
+  espeak-ng sox pocketsphinx pocketsphinx-en-us python3-pocketsphinx chromium iproute2)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -15,6 +15,8 @@
  * An intent whose tool the agent does not offer is answered with NOT_UNDERSTOOD, so each agent
  * acts only on its own phrases.
  */
+import { TOOL_FAILURE_MESSAGE } from '../../src/call/tool-guard.js';
+
 export interface Intent {
   name: string;
   phrases: string[];
@@ -125,6 +127,14 @@ const SILENT_AFTER = new Set([
 
 export const NOT_UNDERSTOOD =
   "Sorry, I didn't catch that. You can ask about our opening hours or where we are, or say goodbye.";
+/** The same, on a line whose agent books appointments (it offers their tools). */
+export const NOT_UNDERSTOOD_APPOINTMENTS =
+  "Sorry, I didn't catch that. You can ask when you can come in, or book an appointment.";
+/** A reply asked for before the caller has said anything (a greeting by generateReply). */
+export const OPENING = 'Hello! How can I help you today?';
+/** After a tool of the agent's failed (the package tells the model so, see src/call/tool-guard.ts). */
+export const TOOL_FAILED =
+  "I'm sorry, something went wrong on my side. Is there anything else I can help you with?";
 export const GOODBYE = 'Goodbye, and thank you for calling.';
 
 /** Every phrase the recognizer may return, lower-case, without punctuation. */
@@ -252,6 +262,8 @@ function normalize(s: string): string {
 export function nextTurn(messages: ChatMessage[], availableTools: string[]): DialogTurn {
   const last = messages.at(-1);
   // After a tool ran, the reply that goes with it.
+  if (last?.role === 'tool' && text(last.content).startsWith(TOOL_FAILURE_MESSAGE))
+    return { kind: 'text', text: TOOL_FAILED };
   if (last?.role === 'tool') {
     const call = [...messages]
       .reverse()
@@ -275,9 +287,16 @@ export function nextTurn(messages: ChatMessage[], availableTools: string[]): Dia
     if (name !== undefined && SILENT_AFTER.has(name)) return { kind: 'text', text: '' };
     return { kind: 'text', text: name === 'end_call' ? GOODBYE : 'Done.' };
   }
-  const userText = normalize(text([...messages].reverse().find((m) => m.role === 'user')?.content));
+  const lastUser = [...messages].reverse().find((m) => m.role === 'user');
+  if (lastUser === undefined) return { kind: 'text', text: OPENING };
+  const userText = normalize(text(lastUser.content));
+  const notUnderstood = availableTools.some(
+    (t) => t === 'book_appointment' || t === 'find_free_slots',
+  )
+    ? NOT_UNDERSTOOD_APPOINTMENTS
+    : NOT_UNDERSTOOD;
   const intent = INTENTS.find((i) => i.phrases.some((p) => userText === p || userText.includes(p)));
-  if (intent === undefined) return { kind: 'text', text: NOT_UNDERSTOOD };
+  if (intent === undefined) return { kind: 'text', text: notUnderstood };
   if ('text' in intent.reply) return { kind: 'text', text: intent.reply.text };
   if (availableTools.includes(intent.reply.tool))
     return {
@@ -285,5 +304,5 @@ export function nextTurn(messages: ChatMessage[], availableTools: string[]): Dia
       name: intent.reply.tool,
       arguments: intent.reply.arguments ?? '{}',
     };
-  return { kind: 'text', text: intent.name === 'goodbye' ? GOODBYE : NOT_UNDERSTOOD };
+  return { kind: 'text', text: intent.name === 'goodbye' ? GOODBYE : notUnderstood };
 }

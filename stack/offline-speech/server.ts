@@ -3,14 +3,25 @@
  * OpenAI. It is a stand-in, not an AI:
  *   POST /v1/audio/speech          espeak-ng speech (response_format pcm)
  *   POST /v1/audio/transcriptions  pocketsphinx with a grammar of the scripted dialog's phrases
+ *   WS   /v1/realtime?intent=transcription
+ *                                  the same recognizer, streaming (OpenAI's realtime transcription
+ *                                  protocol, see realtime-transcription.ts)
+ * Both recognize with one long-lived pocketsphinx decoder process (recognizer.ts, decoder.py), which
+ * the server starts at the first recognition and ends when it closes.
  *   POST /v1/chat/completions      the scripted dialog (streaming, tool calls), see scripted-dialog.ts
+ *   POST /faults/realtime/drop     test fault switch: drops every transcription WebSocket abruptly
  * The agent reaches it through the same `@livekit/agents-plugin-openai` classes it uses with OpenAI.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { synthesizePcm } from './espeak.js';
-import { recognize } from './recognizer.js';
+import {
+  attachRealtimeTranscription,
+  type RealtimeTranscription,
+  type Recognizer,
+} from './realtime-transcription.js';
+import { PocketsphinxDecoder, recognize } from './recognizer.js';
 import { nextTurn } from './scripted-dialog.js';
 
 /** What the scripted dialog answers as its model name: never presented as an AI model. */
@@ -38,15 +49,60 @@ const SpeechRequest = z.object({
 const BASE_WORDS_PER_MINUTE = 175;
 const MAX_BODY_BYTES = 16 << 20;
 
-export function createOfflineSpeechServer() {
-  return createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      sendError(res, 500, 'server_error', err instanceof Error ? err.message : String(err));
-    });
-  });
+export interface OfflineSpeechServerOptions {
+  /** The realtime endpoint's recognizer, instead of the server's decoder (tests). */
+  realtimeRecognizer?: Recognizer;
+  /** A decoder the caller owns (and closes); by default the server has its own. */
+  decoder?: PocketsphinxDecoder;
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+export class OfflineSpeechServer extends Server {
+  readonly realtime: RealtimeTranscription;
+  readonly decoder: PocketsphinxDecoder;
+  readonly #ownsDecoder: boolean;
+
+  constructor(opts: OfflineSpeechServerOptions = {}) {
+    const decoder = opts.decoder ?? new PocketsphinxDecoder();
+    super((req, res) => {
+      // The stand-in's fault switch, for tests of what callers live through when the
+      // provider's transcription socket breaks; OpenAI has no such endpoint.
+      if (req.method === 'POST' && req.url === '/faults/realtime/drop') {
+        const closed = this.realtime.dropAll();
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ closed }));
+        return;
+      }
+      handle(req, res, decoder).catch((err: unknown) => {
+        sendError(res, 500, 'server_error', err instanceof Error ? err.message : String(err));
+      });
+    });
+    this.decoder = decoder;
+    this.#ownsDecoder = opts.decoder === undefined;
+    this.realtime = attachRealtimeTranscription(this, {
+      recognize: opts.realtimeRecognizer ?? ((audio, o) => recognize(audio, decoder, o)),
+    });
+  }
+
+  // close() waits for every socket, and a worker's transcription WebSocket stays open for the
+  // whole call: without closing them, a SIGTERM would wait for the last call to end.
+  override close(callback?: (err?: Error) => void): this {
+    this.realtime.closeAll();
+    // Its own child process, ended by its pid; a recognition still running fails, as it must.
+    if (this.#ownsDecoder) void this.decoder.close();
+    return super.close(callback);
+  }
+}
+
+export function createOfflineSpeechServer(
+  opts: OfflineSpeechServerOptions = {},
+): OfflineSpeechServer {
+  return new OfflineSpeechServer(opts);
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  decoder: PocketsphinxDecoder,
+): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://local').pathname;
   if (req.method === 'GET' && path === '/health') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true }));
@@ -85,7 +141,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       );
       return;
     }
-    const result = await recognize(Buffer.from(await file.arrayBuffer()));
+    const result = await recognize(Buffer.from(await file.arrayBuffer()), decoder, {
+      search: 'phrases',
+    });
     res.writeHead(200, { 'content-type': 'application/json' }).end(
       JSON.stringify({
         text: result.text,
@@ -111,7 +169,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     res,
     404,
     'not_found',
-    `${req.method ?? ''} ${path} is not served by the offline speech server (it answers /v1/audio/speech, /v1/audio/transcriptions and /v1/chat/completions)`,
+    `${req.method ?? ''} ${path} is not served by the offline speech server (it answers /v1/audio/speech, /v1/audio/transcriptions, /v1/chat/completions and a WebSocket on /v1/realtime?intent=transcription)`,
   );
 }
 
