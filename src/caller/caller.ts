@@ -35,7 +35,10 @@ export interface PhoneCaller extends CallerBase {
   trunkId?: string;
   dispatchRuleId?: string;
   callStatus: CallStatus;
-  /** SIP headers mapped to attributes (`sip.h.*`, or the trunk's headers_to_attributes keys). */
+  /**
+   * The INVITE's headers that reached the agent, by lower-case name: the trunk's
+   * `include_headers` (`sip.h.*` attributes) and its `headers_to_attributes` mapping.
+   */
   sipHeaders: Readonly<Record<string, string>>;
 }
 
@@ -76,14 +79,23 @@ const CALL_STATUSES: ReadonlySet<string> = new Set([
   'hangup',
 ]);
 
-export function describeCaller(p: ParticipantSnapshot): Caller {
+/**
+ * `headerAttributes`: the inbound trunk's `headers_to_attributes` turned around (attribute key ->
+ * header name), since those attributes carry no `sip.h.` prefix to recognise them by.
+ */
+export function describeCaller(
+  p: ParticipantSnapshot,
+  headerAttributes: Readonly<Record<string, string>> = {},
+): Caller {
   const a = p.attributes;
   if (p.kind === ParticipantKind.SIP) {
     const status = a[SIP_ATTR.callStatus];
     const sipHeaders: Record<string, string> = {};
     for (const [key, value] of Object.entries(a)) {
       if (key.startsWith(SIP_ATTR.headerPrefix))
-        sipHeaders[key.slice(SIP_ATTR.headerPrefix.length)] = value;
+        sipHeaders[key.slice(SIP_ATTR.headerPrefix.length).toLowerCase()] = value;
+      const mapped = headerAttributes[key];
+      if (mapped !== undefined) sipHeaders[mapped.toLowerCase()] = value;
     }
     const callerNumber = optional(a[SIP_ATTR.phoneNumber]);
     const calledNumber = optional(a[SIP_ATTR.trunkPhoneNumber]);

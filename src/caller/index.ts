@@ -12,3 +12,4 @@ export {
 } from './caller.js';
 export { maskPhoneNumber, normalizePhoneNumber } from './phone-number.js';
 export { LiveCaller, type CallStatusChange } from './live-caller.js';
+export { invertHeaderMapping, TrunkHeaderDirectory } from './trunk-headers.js';

@@ -17,10 +17,19 @@ export interface CallStatusChange {
  */
 export class LiveCaller {
   private caller: Caller;
+  private snapshot: ParticipantSnapshot;
+  private headerAttributes: Readonly<Record<string, string>> = {};
   private readonly listeners = new Set<(change: CallStatusChange, caller: Caller) => void>();
 
   constructor(snapshot: ParticipantSnapshot) {
+    this.snapshot = snapshot;
     this.caller = describeCaller(snapshot);
+  }
+
+  /** The trunk's `headers_to_attributes` (attribute key -> header name), once looked up. */
+  mapHeaders(headerAttributes: Readonly<Record<string, string>>): void {
+    this.headerAttributes = headerAttributes;
+    this.caller = describeCaller(this.snapshot, headerAttributes);
   }
 
   get current(): Caller {
@@ -31,7 +40,8 @@ export class LiveCaller {
   refresh(snapshot: ParticipantSnapshot): CallStatusChange | undefined {
     if (snapshot.identity !== this.caller.identity) return undefined;
     const before = this.caller;
-    this.caller = describeCaller(snapshot);
+    this.snapshot = snapshot;
+    this.caller = describeCaller(snapshot, this.headerAttributes);
     const from = before.channel === 'phone' ? before.callStatus : undefined;
     const to = this.caller.channel === 'phone' ? this.caller.callStatus : undefined;
     if (from === undefined || to === undefined || from === to) return undefined;

@@ -33,7 +33,14 @@ async function roomsOf(callerNumber: string): Promise<string[]> {
 beforeAll(async () => {
   silence = await writeSilenceUlaw(await mkdtemp(join(tmpdir(), 'sb-media-')));
   line = await provisionLine(LINE);
-  timedLine = await provisionLine(LINE_WITH_TIME_LIMIT, { maxCallDurationMs: TIME_LIMIT_MS });
+  // This line's trunk maps the X- header to a plain attribute (headers_to_attributes), the way
+  // carriers' headers are usually mapped, instead of including sip.h.* attributes.
+  timedLine = await provisionLine(
+    LINE_WITH_TIME_LIMIT,
+    { maxCallDurationMs: TIME_LIMIT_MS },
+    undefined,
+    { 'X-Customer-Tier': 'customer.tier' },
+  );
 });
 
 afterAll(async () => {
@@ -105,6 +112,10 @@ describe('a phone call to the agent', () => {
     );
     expect(record.outcome).toBe('agent_ended');
     expect(record.endReason).toMatch(/time limit/);
+    // The trunk's headers_to_attributes reach the caller model as SIP headers.
+    expect(record.caller.channel === 'phone' && record.caller.sipHeaders).toEqual({
+      'x-customer-tier': 'gold',
+    });
     expect(
       record.turns
         .filter((t) => t.role === 'agent')

@@ -20,13 +20,19 @@ export async function provisionLine(
   number: string,
   callOptions?: object,
   agentName = AGENT_NAME,
+  /** The trunk's headers_to_attributes; with it, no `sip.h.*` attributes are included. */
+  headersToAttributes?: Record<string, string>,
 ): Promise<PhoneLine> {
   const sip = sipClient();
-  // X- headers of the INVITE become `sip.h.*` attributes.
-  const trunk = await sip.createSipInboundTrunk(`e2e ${number}`, [number], {
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- the SDK takes protocol's enum but does not export it
-    includeHeaders: SIP_X_HEADERS,
-  });
+  const trunk = await sip.createSipInboundTrunk(
+    `e2e ${number}`,
+    [number],
+    headersToAttributes === undefined
+      ? // X- headers of the INVITE become `sip.h.*` attributes.
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- the SDK takes protocol's enum but does not export it
+        { includeHeaders: SIP_X_HEADERS }
+      : { headersToAttributes },
+  );
   const rule = await sip.createSipDispatchRule(
     { type: 'individual', roomPrefix: 'e2e-call-' },
     {

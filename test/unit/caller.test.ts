@@ -2,8 +2,11 @@ import { ParticipantKind } from '@livekit/rtc-node';
 import { describe, expect, it } from 'vitest';
 import {
   describeCaller,
+  invertHeaderMapping,
+  LiveCaller,
   maskPhoneNumber,
   normalizePhoneNumber,
+  TrunkHeaderDirectory,
   type ParticipantSnapshot,
 } from '../../src/caller/index.js';
 
@@ -194,5 +197,63 @@ describe('LiveCaller: attributes that arrive after join', () => {
       }),
     ).toBeUndefined();
     expect(live.current.identity).toBe(atJoin.identity);
+  });
+});
+
+describe("the trunk's headers_to_attributes in the caller model", () => {
+  const sip = (attributes: Record<string, string>) => ({
+    identity: 'sip_+15551230000',
+    kind: ParticipantKind.SIP,
+    attributes: { 'sip.callID': 'SCL_1', 'sip.trunkID': 'ST_1', ...attributes },
+  });
+
+  it.each([
+    ['a mapped attribute', { 'customer.tier': 'gold' }, { 'x-customer-tier': 'gold' }],
+    ['a sip.h.* attribute, lower-cased', { 'sip.h.X-Account': '42' }, { 'x-account': '42' }],
+    ['an attribute the trunk does not map', { department: 'sales' }, {}],
+  ])('%s', (_what, attributes, headers) => {
+    const caller = describeCaller(sip(attributes), { 'customer.tier': 'x-customer-tier' });
+    expect(caller.channel === 'phone' && caller.sipHeaders).toEqual(headers);
+  });
+
+  it('LiveCaller keeps the mapping through later attribute updates', () => {
+    const live = new LiveCaller(sip({}));
+    live.mapHeaders({ 'customer.tier': 'x-customer-tier' });
+    live.refresh(sip({ 'customer.tier': 'gold' }));
+    expect(live.current.channel === 'phone' && live.current.sipHeaders).toEqual({
+      'x-customer-tier': 'gold',
+    });
+  });
+
+  it('inverts the mapping with lower-case header names', () => {
+    expect(invertHeaderMapping({ 'X-Customer-Tier': 'customer.tier', 'X-Empty': '' })).toEqual({
+      'customer.tier': 'x-customer-tier',
+    });
+  });
+
+  it('reads each trunk once per minute, and asks again after a failure', async () => {
+    let now = 0;
+    const asked: string[][] = [];
+    let fail = true;
+    const directory = new TrunkHeaderDirectory(
+      {
+        listSipInboundTrunk: async (opts) => {
+          asked.push(opts?.trunkIds ?? []);
+          if (fail) throw new Error('unavailable');
+          return [{ headersToAttributes: { 'X-Customer-Tier': 'customer.tier' } }] as never;
+        },
+      },
+      () => now,
+    );
+    await expect(directory.headerAttributes('ST_1')).rejects.toThrow('unavailable');
+    fail = false;
+    expect(await directory.headerAttributes('ST_1')).toEqual({
+      'customer.tier': 'x-customer-tier',
+    });
+    now = 59_000;
+    await directory.headerAttributes('ST_1');
+    now = 61_000;
+    await directory.headerAttributes('ST_1');
+    expect(asked).toEqual([['ST_1'], ['ST_1'], ['ST_1']]);
   });
 });
