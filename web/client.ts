@@ -19,6 +19,11 @@ interface CallState {
   agentAudio: { frames: number; loudFrames: number; peakRms: number; firstLoudAtMs?: number };
   /** Loud 50 ms windows per received track name (e.g. the agent's voice, hold music, a bridged human). */
   loudFramesByTrack: Record<string, number>;
+  /**
+   * When audio was loud, in ms since the call button was pressed (20 ms windows): what the page
+   * heard from the agent, and what its own microphone sent. Turn timings are measured on these.
+   */
+  loudAtMs: { agent: number[]; mic: number[] };
   error?: string;
 }
 
@@ -36,7 +41,9 @@ const state: CallState = {
   agentJoined: false,
   agentAudio: { frames: 0, loudFrames: 0, peakRms: 0 },
   loudFramesByTrack: {},
+  loudAtMs: { agent: [], mic: [] },
 };
+let callStartedAt = performance.now();
 window.switchboard = state;
 
 const statusEl = document.getElementById('status') as HTMLElement;
@@ -54,6 +61,7 @@ function setPhase(phase: CallState['phase'], detail = ''): void {
 }
 
 async function call(): Promise<void> {
+  callStartedAt = performance.now();
   setPhase('connecting');
   const tokens = TokenSource.endpoint('/api/token');
   // ?agent=<name> asks for another of the agents the server offers (WEB_AGENTS).
@@ -71,12 +79,15 @@ async function call(): Promise<void> {
     // Chrome delivers remote WebRTC audio to WebAudio only while a media element plays it too.
     document.body.appendChild(track.attach());
     measure(track.mediaStreamTrack, publication.trackName);
+    timeLoudness(track.mediaStreamTrack, state.loudAtMs.agent);
   });
   room.on(RoomEvent.Disconnected, () => setPhase('ended'));
   await room.connect(serverUrl, participantToken);
   state.roomName = room.name;
   for (const p of room.remoteParticipants.values()) if (p.isAgent) state.agentJoined = true;
   await room.localParticipant.setMicrophoneEnabled(true);
+  const mic = room.localParticipant.getTrackPublication(Track.Source.Microphone)?.track;
+  if (mic !== undefined) timeLoudness(mic.mediaStreamTrack, state.loudAtMs.mic);
   setPhase('connected');
 }
 
@@ -106,6 +117,25 @@ function measure(track: MediaStreamTrack, name: string): void {
     }
     levelBar.style.width = `${Math.min(100, rms * 400)}%`;
   }, 50);
+}
+
+/** RMS of a track's latest 20 ms window, polled every 20 ms; loud windows' times go to `into`. */
+function timeLoudness(track: MediaStreamTrack, into: number[]): void {
+  const audio = new AudioContext();
+  const analyser = audio.createAnalyser();
+  analyser.fftSize = 1024;
+  audio.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  const timer = setInterval(() => {
+    if (track.readyState === 'ended') {
+      clearInterval(timer);
+      return;
+    }
+    analyser.getFloatTimeDomainData(samples);
+    let sum = 0;
+    for (const s of samples) sum += s * s;
+    if (Math.sqrt(sum / samples.length) > LOUD_RMS) into.push(performance.now() - callStartedAt);
+  }, 20);
 }
 
 callButton.addEventListener('click', () => {

@@ -78,6 +78,9 @@ export const CallRecordSchema = z.object({
       transcriptionDelayMs: z.number(),
       llmTtftMs: z.number().optional(),
       ttsTtfbMs: z.number().optional(),
+      /** The turn detector's end-of-turn probability for this turn, and its "unlikely" threshold. */
+      endOfTurnProbability: z.number().min(0).max(1).optional(),
+      endOfTurnThreshold: z.number().min(0).max(1).optional(),
     }),
   ),
   /** Transfers tried during the call, in order (the last one decides a `transferred` outcome). */

@@ -10,12 +10,19 @@ import {
   type JobContext,
   type JobProcess,
 } from '@livekit/agents';
+import { SipClient } from 'livekit-server-sdk';
 import { createRecordSink } from '../call-records/index.js';
+import { TrunkHeaderDirectory } from '../caller/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { isSwitchboardError, type SwitchboardError } from '../errors/index.js';
 import { preflight } from '../livekit/preflight.js';
 import { createSpeechModels } from '../models/index.js';
-import { callCountLoad, parseStartArgs, runProductionWorker } from '../worker/index.js';
+import {
+  callCountLoad,
+  INITIALIZE_PROCESS_TIMEOUT_MS,
+  parseStartArgs,
+  runProductionWorker,
+} from '../worker/index.js';
 import { validateAgentDefinition, type CallAgentDefinition } from './definition.js';
 import { prepareProcess } from './prewarm.js';
 import { runCall, type CallRuntime } from './run-call.js';
@@ -62,6 +69,9 @@ export function defineCallAgent(definition: CallAgentDefinition): CallAgent {
       config,
       agentName: registeredName(def, config),
       models: def.models ?? (() => createSpeechModels(config.models)),
+      trunkHeaders: new TrunkHeaderDirectory(
+        new SipClient(config.livekit.url, config.livekit.apiKey, config.livekit.apiSecret),
+      ),
       records: createRecordSink(config.records, {
         // Call ID, outcome, attempts and status only: the reports carry no numbers or transcripts.
         onDelivery: (report) =>
@@ -123,6 +133,8 @@ export async function runAgentWorker(agent: CallAgent, moduleUrl: string): Promi
         apiKey: config.livekit.apiKey,
         apiSecret: config.livekit.apiSecret,
         numIdleProcesses: config.idleProcesses,
+        // The framework's 10 s limit restarted prewarming processes during calls on a busy host.
+        initializeProcessTimeout: INITIALIZE_PROCESS_TIMEOUT_MS,
         loadFunc: callCountLoad(config.maxConcurrentCalls),
         // Full at maxConcurrentCalls, in development too (the framework's dev default is no limit).
         loadThreshold: 1,

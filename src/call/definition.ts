@@ -5,6 +5,7 @@ import type { CallPhrases } from '../conversation/phrases.js';
 import { CallOptionsSchema, type CallOptions } from '../dispatch/index.js';
 import { SwitchboardError } from '../errors/index.js';
 import type { SpeechModels } from '../models/index.js';
+import { TurnTakingOverridesSchema, type TurnTakingOverrides } from '../turns/index.js';
 import type { Call } from './call.js';
 
 /** The models of one call (see `SpeechModels`). */
@@ -51,6 +52,8 @@ export interface CallAgentDefinition {
   vad?: () => Promise<VAD>;
   /** Replaces the package's fixed lines (silence prompt, goodbyes, "didn't catch that"). */
   phrases?: Partial<CallPhrases>;
+  /** Changes to the package's turn-taking defaults, per channel (lines may change them again). */
+  turnTaking?: Partial<Record<Channel, TurnTakingOverrides>>;
 }
 
 const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', {
@@ -92,6 +95,11 @@ const DefinitionSchema = z
       .partial()
       .strict()
       .optional(),
+    turnTaking: z
+      .object({ phone: TurnTakingOverridesSchema, web: TurnTakingOverridesSchema })
+      .partial()
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -109,7 +117,7 @@ export function validateAgentDefinition(def: unknown): CallAgentDefinition {
   throw new SwitchboardError(
     'agent_definition_invalid',
     `The agent definition${name} is incomplete or invalid:\n${problems.join('\n')}\n` +
-      'Fix the object passed to defineCallAgent (see README "Write your own agent").',
+      'Fix the object passed to defineCallAgent (see the README, "Write your own agent").',
   );
 }
 

@@ -1,7 +1,18 @@
 import { AutoSubscribe, beta, log, voice, type JobContext, type llm } from '@livekit/agents';
-import { RoomEvent, type RemoteParticipant } from '@livekit/rtc-node';
+import * as silero from '@livekit/agents-plugin-silero';
+import {
+  RoomEvent,
+  TrackPublishOptions,
+  TrackSource,
+  type RemoteParticipant,
+} from '@livekit/rtc-node';
 import { CallTracker, type RecordSink } from '../call-records/index.js';
-import { LiveCaller, type ParticipantSnapshot } from '../caller/index.js';
+import {
+  LiveCaller,
+  type Channel,
+  type ParticipantSnapshot,
+  type TrunkHeaderDirectory,
+} from '../caller/index.js';
 import type { Config } from '../config/index.js';
 import { playLastWords } from '../conversation/last-words.js';
 import { DEFAULT_PHRASES } from '../conversation/phrases.js';
@@ -12,7 +23,8 @@ import {
 import { resolveCallOptions } from '../dispatch/index.js';
 import { collectDigits, sendTones, TONE_DIGITS, type DtmfSource } from '../dtmf/index.js';
 import { sendTonesTool } from '../tools/send-tones.js';
-import { TRANSFER_EXPLANATIONS, TransferDesk, type TransferToolResult } from '../transfer/index.js';
+import { TransferDesk, type TransferToolResult } from '../transfer/index.js';
+import { resolveTurnTaking, sessionTurnOptions, type TurnTaking } from '../turns/index.js';
 import { brandCall, type Call, type CollectDigitsRequest } from './call.js';
 import { greetingText, toolsFor, type CallAgentDefinition, type CallModels } from './definition.js';
 import { preparedProcess } from './prewarm.js';
@@ -28,6 +40,15 @@ import { guardTools } from './tool-guard.js';
 const TRANSFER_SETTLE_LIMIT_MS = 15_000;
 /** The agents framework's own default, in this package's unit. */
 const DEFAULT_SILENCE_TIMEOUT_MS = 15_000;
+/** The framework's own output rate (RoomIO's default); TTS audio is resampled to it. Unit: Hz. */
+const AGENT_AUDIO_SAMPLE_RATE = 24_000;
+/**
+ * Agent audio buffered ahead of the network. A barge-in stops new audio at once, but what is
+ * buffered still plays: rtc-node's default (1 s) made the agent talk on for a second over the
+ * caller; the framework's own output uses 200 ms. 100 ms measured no underrun on a loaded 2-core
+ * host (bench/RESULTS.md). Unit: ms.
+ */
+const AGENT_AUDIO_QUEUE_MS = 100;
 
 export interface CallRuntime {
   def: CallAgentDefinition;
@@ -36,6 +57,8 @@ export interface CallRuntime {
   agentName: string;
   models: () => CallModels;
   records: RecordSink;
+  /** Per process: the inbound trunks' headers_to_attributes, for the caller model. */
+  trunkHeaders: TrunkHeaderDirectory;
 }
 
 function snapshot(p: RemoteParticipant): ParticipantSnapshot {
@@ -62,6 +85,23 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
   const options = resolved.options;
 
   await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
+  // The agent's voice is published before anything else: livekit-sip answers a call once it has
+  // subscribed to it, which would otherwise wait for the session and its models to start.
+  const voiceOut = new voice.ParticipantAudioOutput(ctx.room, {
+    sampleRate: AGENT_AUDIO_SAMPLE_RATE,
+    numChannels: 1,
+    queueSizeMs: AGENT_AUDIO_QUEUE_MS,
+    trackPublishOptions: new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
+  });
+  const publishing = new AbortController();
+  const published = voiceOut.start(publishing.signal).catch((err: unknown) => {
+    logger.error({ err }, 'could not publish the agent audio track');
+  });
+  ctx.addShutdownCallback(async () => {
+    publishing.abort();
+    await published;
+    await voiceOut.close();
+  });
   const participant = await ctx.waitForParticipant();
   const live = new LiveCaller(snapshot(participant));
   const callLog = logger.child({ channel: live.current.channel });
@@ -83,11 +123,35 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     callLog.info({ outcome: record.outcome }, 'call record written');
   });
 
+  // The trunk ID may arrive after the join; its header mapping is read once it is known.
+  let mappedTrunk: string | undefined;
+  const lookups = new Set<Promise<void>>();
+  const mapTrunkHeaders = () => {
+    const current = live.current;
+    if (current.channel !== 'phone' || current.trunkId === undefined) return;
+    if (current.trunkId === mappedTrunk) return;
+    mappedTrunk = current.trunkId;
+    const lookup = rt.trunkHeaders
+      .headerAttributes(current.trunkId)
+      .then((map) => {
+        if (Object.keys(map).length === 0) return;
+        live.mapHeaders(map);
+        tracker.updateCaller(live.current);
+      })
+      .catch((err: unknown) => callLog.warn({ err }, 'could not read the trunk header mapping'))
+      .finally(() => lookups.delete(lookup));
+    lookups.add(lookup);
+  };
+  ctx.addShutdownCallback(async () => {
+    await Promise.allSettled(lookups);
+  });
   ctx.room.on(RoomEvent.ParticipantAttributesChanged, (_changed: Record<string, string>, p) => {
     if (p.identity !== participant.identity) return;
     live.refresh(snapshot(participant));
     tracker.updateCaller(live.current);
+    mapTrunkHeaders();
   });
+  mapTrunkHeaders();
   live.onStatusChange((change) =>
     callLog.debug({ from: change.from, to: change.to }, 'call status changed'),
   );
@@ -104,6 +168,18 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
   });
 
   const phrases = { ...DEFAULT_PHRASES, ...def.phrases };
+  /** The channel's turn-taking with the agent's and this line's changes; a bad range falls back. */
+  const turnTakingFor = (channel: Channel): TurnTaking => {
+    try {
+      return resolveTurnTaking(channel, def.turnTaking, options.turnTaking);
+    } catch (err) {
+      callLog.error(
+        { problem: (err as Error).message },
+        "ignoring this line's turnTaking: it contradicts the defaults",
+      );
+      return resolveTurnTaking(channel, def.turnTaking);
+    }
+  };
   const models = rt.models();
   const prepared = preparedProcess(ctx.proc);
   const silenceTimeoutMs = options.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
@@ -128,7 +204,6 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
   const notConfigured = (what: string): TransferToolResult => ({
     status: 'not_configured',
     detail: `no ${what} is configured for this line`,
-    callerWasTold: TRANSFER_EXPLANATIONS.not_configured,
   });
 
   const call: Call = brandCall({
@@ -173,16 +248,29 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     annotate: (values) => tracker.annotate(values),
   });
 
+  const turns = turnTakingFor(live.current.channel);
+  const turnOptions = sessionTurnOptions(turns);
+  // The process's VAD serves one call at a time (one job per process): set this call's silence.
+  if (prepared.vad instanceof silero.VAD)
+    prepared.vad.updateOptions({ minSilenceDuration: turnOptions.vadMinSilenceMs });
   const session = new voice.AgentSession<Call>({
     userData: call,
     userAwayTimeout: userAwayTimeoutSeconds(silenceTimeoutMs),
     transcriptionTimeout: TRANSCRIPTION_TIMEOUT_MS,
+    turnHandling: turnOptions.turnHandling,
+    aecWarmupDuration: turnOptions.aecWarmupDuration,
     vad: prepared.vad ?? null,
     tts: models.tts,
     ...(models.stt === undefined ? {} : { stt: models.stt }),
     ...(models.llm === undefined ? {} : { llm: models.llm }),
   });
   recordSession(session, tracker);
+  session.on(voice.AgentSessionEventTypes.EotPrediction, (ev) =>
+    callLog.debug(
+      { probability: ev.probability, threshold: ev.threshold, delayMs: ev.delayMs },
+      'end-of-turn prediction',
+    ),
+  );
 
   const silence = new SilenceWatch({
     silenceTimeoutMs,
@@ -256,6 +344,7 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     ...(desk?.tools() ?? []),
     ...guardTools(toolsFor(def, call), callLog),
   ];
+  session.output.audio = voiceOut;
   await session.start({
     agent: new voice.Agent<Call>({
       instructions:
@@ -264,6 +353,8 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     }),
     room: ctx.room,
     inputOptions: { participantIdentity: participant.identity },
+    // The session uses the track published above instead of publishing its own.
+    outputOptions: { audioEnabled: false },
   });
   callLog.info('call started');
   const greeting = prepared.greetings[live.current.channel];

@@ -19,6 +19,10 @@ export interface RecordedSession {
     event: voice.AgentSessionEventTypes.MetricsCollected,
     cb: (ev: voice.MetricsCollectedEvent) => void,
   ): unknown;
+  on(
+    event: voice.AgentSessionEventTypes.EotPrediction,
+    cb: (ev: voice.EotPredictionEvent) => void,
+  ): unknown;
 }
 
 /**
@@ -26,6 +30,11 @@ export interface RecordedSession {
  * tool calls with their results, usage, and where each reply's time went.
  */
 export function recordSession(session: RecordedSession, tracker: CallTracker): void {
+  // The turn detector's verdict comes before the turn's metrics, which carry its speech ID.
+  let prediction: { endOfTurnProbability: number; endOfTurnThreshold: number } | undefined;
+  session.on(voice.AgentSessionEventTypes.EotPrediction, (ev) => {
+    prediction = { endOfTurnProbability: ev.probability, endOfTurnThreshold: ev.threshold };
+  });
   session.on(voice.AgentSessionEventTypes.AgentStateChanged, (ev) => {
     if (ev.newState === 'speaking') tracker.agentStartedSpeaking();
   });
@@ -68,7 +77,9 @@ export function recordSession(session: RecordedSession, tracker: CallTracker): v
           tracker.addTiming(m.speechId, {
             endOfUtteranceDelayMs: m.endOfUtteranceDelayMs,
             transcriptionDelayMs: m.transcriptionDelayMs,
+            ...prediction,
           });
+        prediction = undefined;
         break;
     }
   });

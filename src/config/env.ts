@@ -251,7 +251,7 @@ function configError(problems: string[]): SwitchboardError {
   return new SwitchboardError(
     'config_invalid',
     `Invalid configuration in the environment:\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
-      'Fix these variables (see README "Configuration") and start again.',
+      'Fix these variables (see docs/agent.md "Configuration") and start again.',
   );
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TransferOptionsSchema } from '../transfer/options.js';
+import { TurnTakingOverridesSchema } from '../turns/index.js';
 
 /**
  * Per-call options carried in the dispatch's agent metadata (a dispatch rule's
@@ -18,6 +19,8 @@ export const CallOptionsSchema = z
     silenceTimeoutMs: z.number().int().min(1_000).max(600_000).optional(),
     /** Where this line's calls may be transferred (see src/transfer/options.ts). Default: no transfers. */
     transfer: TransferOptionsSchema.optional(),
+    /** This line's changes to the channel's turn-taking (src/turns/turn-taking.ts). */
+    turnTaking: TurnTakingOverridesSchema.optional(),
   })
   .strict();
 

@@ -21,4 +21,8 @@ export {
   type CpuSample,
 } from './load.js';
 export { parseProcStat, processTree, readProcessTree, type ProcessStat } from './process-tree.js';
-export { parseStartArgs, runProductionWorker } from './production-worker.js';
+export {
+  INITIALIZE_PROCESS_TIMEOUT_MS,
+  parseStartArgs,
+  runProductionWorker,
+} from './production-worker.js';

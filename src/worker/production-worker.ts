@@ -19,7 +19,8 @@ import { readProcessTree } from './process-tree.js';
 const FRAMEWORK_PRODUCTION_PORT = 8081;
 const DRAIN_POLL_MS = 500;
 const FORCED_EXIT_HANGUP_MS = 1_000;
-const INITIALIZE_PROCESS_TIMEOUT_MS = 45_000;
+/** Prewarm (VAD, greetings) on a busy 2-core host took longer than the framework's 10 s. Unit: ms. */
+export const INITIALIZE_PROCESS_TIMEOUT_MS = 45_000;
 const IDLE_KILL_POLL_MS = 200;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 

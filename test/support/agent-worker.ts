@@ -26,7 +26,7 @@ export interface AgentWorkerOptions {
   logLevel?: string;
   /** `dev` (tsx, the agents CLI) or `start` (the production worker). Default dev. */
   mode?: 'dev' | 'start';
-  /** Start mode: GET /health port. Required with mode start. */
+  /** Start mode, this package's production worker: GET /health port (readiness). */
   healthPort?: number;
   /** The file of agents/ to run, by name. Default: receptionist. */
   agent?: string;
@@ -55,8 +55,6 @@ export function agentWorkerCommand(opts: AgentWorkerOptions): { args: string[]; 
 
 export async function startAgentWorker(opts: AgentWorkerOptions): Promise<AgentWorker> {
   const mode = opts.mode ?? 'dev';
-  if (mode === 'start' && opts.healthPort === undefined)
-    throw new Error('startAgentWorker: mode start needs a healthPort');
   const { args, cwd } = agentWorkerCommand(opts);
   const fd = openSync(opts.logFile, 'w');
   const child = spawn(process.execPath, args, {
@@ -80,8 +78,10 @@ export async function startAgentWorker(opts: AgentWorkerOptions): Promise<AgentW
     await exited;
     clearTimeout(timer);
   };
+  // This package's production worker says "ready" on /health; the framework's own server (dev,
+  // or a stock agent's start) answers on / once registered.
   const readyUrl =
-    mode === 'start'
+    mode === 'start' && opts.healthPort !== undefined
       ? `http://${layout.serviceIp}:${opts.healthPort}/health`
       : `http://${layout.serviceIp}:${opts.httpPort}/`;
   try {

@@ -8,6 +8,16 @@ export interface ScriptedLine {
   /** When the caller starts saying it, counted from the start of the audio. Unit: seconds. */
   atSeconds: number;
   text: string;
+  /** The rest of the sentence, said after a pause (a caller thinking mid-sentence). */
+  continuation?: { pauseMs: number; text: string };
+}
+
+/** When each line was said, counted from the start of the audio. Unit: seconds. */
+export interface SpokenLine {
+  startS: number;
+  endS: number;
+  /** The pause of a line with a continuation. */
+  pause?: { startS: number; endS: number };
 }
 
 /**
@@ -20,17 +30,37 @@ export async function renderConversation(
   dir: string,
   lines: ScriptedLine[],
   totalSeconds: number,
-): Promise<{ ulaw: string; wav: string }> {
+): Promise<{ ulaw: string; wav: string; spoken: SpokenLine[] }> {
   const parts: string[] = [];
+  const spoken: SpokenLine[] = [];
   let cursor = 0;
+  const say = async (file: string, text: string): Promise<number> => {
+    await run('espeak-ng', ['-v', 'en-us', '-w', file, text]);
+    const { stdout } = await run('soxi', ['-D', file]);
+    return Number(stdout.trim());
+  };
   for (const [i, line] of lines.entries()) {
     const speech = join(dir, `line-${i}.wav`);
-    await run('espeak-ng', ['-v', 'en-us', '-w', speech, line.text]);
     const gap = join(dir, `gap-${i}.wav`);
     await writeSilence(gap, 22_050, Math.max(0.01, line.atSeconds - cursor));
-    const { stdout } = await run('soxi', ['-D', speech]);
-    cursor = line.atSeconds + Number(stdout.trim());
+    cursor = line.atSeconds + (await say(speech, line.text));
     parts.push(gap, speech);
+    if (line.continuation === undefined) {
+      spoken.push({ startS: line.atSeconds, endS: cursor });
+      continue;
+    }
+    const pause = join(dir, `pause-${i}.wav`);
+    const rest = join(dir, `line-${i}-rest.wav`);
+    await writeSilence(pause, 22_050, line.continuation.pauseMs / 1000);
+    const pauseStartS = cursor;
+    const pauseEndS = cursor + line.continuation.pauseMs / 1000;
+    cursor = pauseEndS + (await say(rest, line.continuation.text));
+    parts.push(pause, rest);
+    spoken.push({
+      startS: line.atSeconds,
+      endS: cursor,
+      pause: { startS: pauseStartS, endS: pauseEndS },
+    });
   }
   const tail = join(dir, 'tail.wav');
   await writeSilence(tail, 22_050, Math.max(1, totalSeconds - cursor));
@@ -40,7 +70,7 @@ export async function renderConversation(
   const wav = join(dir, 'conversation-48k.wav');
   await run('sox', [full, '-r', '8000', '-c', '1', '-t', 'raw', '-e', 'u-law', '-b', '8', ulaw]);
   await run('sox', [full, '-r', '48000', '-c', '1', '-b', '16', wav]);
-  return { ulaw, wav };
+  return { ulaw, wav, spoken };
 }
 
 /** Writes `seconds` of digital silence as a mono 16-bit WAV at `sampleRate`. */

@@ -264,3 +264,16 @@ export function parseSippTrace(trace: string): TracedSipMessage[] {
   }
   return messages;
 }
+
+/**
+ * When the caller's audio started, on the wall clock (ms): SIPp streams the media file from the
+ * ACK, right after the 200 OK it received. Throws when the call was not answered.
+ */
+export function callerAudioStartMs(result: SippResult): number {
+  const okBlock = /^-{10,} (\S+ \S+)\n\s*UDP message received[^\n]*\n\s*\n\s*SIP\/2\.0 200/m.exec(
+    result.messages,
+  );
+  if (okBlock?.[1] === undefined)
+    throw new Error('the call was not answered (no 200 OK in the trace)');
+  return new Date(okBlock[1].replace(' ', 'T')).getTime();
+}

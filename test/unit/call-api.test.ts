@@ -215,6 +215,7 @@ describe('recordSession', () => {
       functionCallOutputs: [{ output: '{"slots":[]}', isError: false }],
     });
     session.emit(T.MetricsCollected, { metrics: { type: 'stt_metrics', audioDurationMs: 1500 } });
+    session.emit(T.EotPrediction, { probability: 0.95, threshold: 0.5, delayMs: 320 });
     session.emit(T.MetricsCollected, {
       metrics: {
         type: 'eou_metrics',
@@ -262,6 +263,8 @@ describe('recordSession', () => {
         transcriptionDelayMs: 300,
         llmTtftMs: 30,
         ttsTtfbMs: 60,
+        endOfTurnProbability: 0.95,
+        endOfTurnThreshold: 0.5,
       },
     ]);
   });

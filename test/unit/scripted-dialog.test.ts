@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TOOL_FAILURE_MESSAGE } from '../../src/call/tool-guard.js';
 import {
   GOODBYE,
   grammarPhrases,
@@ -6,6 +7,9 @@ import {
   jsgfGrammar,
   nextTurn,
   NOT_UNDERSTOOD,
+  NOT_UNDERSTOOD_APPOINTMENTS,
+  OPENING,
+  TOOL_FAILED,
 } from '../../stack/offline-speech/scripted-dialog.js';
 
 const user = (content: string) => ({ role: 'user', content });
@@ -164,7 +168,10 @@ describe('the scripted dialog for the appointment line', () => {
       expect(nextTurn([user(said)], tools)).toEqual({ kind: 'text', text: NOT_UNDERSTOOD });
     // Only the tool that phrase calls counts: offering the other appointment tool is not enough.
     const other = said.startsWith('book') ? 'find_free_slots' : 'book_appointment';
-    expect(nextTurn([user(said)], [other])).toEqual({ kind: 'text', text: NOT_UNDERSTOOD });
+    expect(nextTurn([user(said)], [other])).toEqual({
+      kind: 'text',
+      text: NOT_UNDERSTOOD_APPOINTMENTS,
+    });
   });
 
   it('answers every other phrase the same whether or not the appointment tools are offered', () => {
@@ -173,10 +180,31 @@ describe('the scripted dialog for the appointment line', () => {
       (i) => !('tool' in i.reply && appointmentTools.has(i.reply.tool)),
     ).flatMap((i) => i.phrases);
     expect(others).toContain('what are your opening hours');
+    // The same answer, except that "I didn't catch that" names what the line can do.
+    const general = (turn: ReturnType<typeof nextTurn>) =>
+      turn.kind === 'text' && turn.text === NOT_UNDERSTOOD_APPOINTMENTS
+        ? { ...turn, text: NOT_UNDERSTOOD }
+        : turn;
     for (const phrase of others)
-      expect(nextTurn([user(phrase)], [...RECEPTIONIST_TOOLS, ...appointmentTools])).toEqual(
-        nextTurn([user(phrase)], RECEPTIONIST_TOOLS),
-      );
+      expect(
+        general(nextTurn([user(phrase)], [...RECEPTIONIST_TOOLS, ...appointmentTools])),
+      ).toEqual(nextTurn([user(phrase)], RECEPTIONIST_TOOLS));
+  });
+
+  it('greets when asked for a reply before the caller has said anything', () => {
+    expect(nextTurn([{ role: 'system', content: 'Greet the user.' }], [])).toEqual({
+      kind: 'text',
+      text: OPENING,
+    });
+  });
+
+  it("apologises after a tool of the agent's failed", () => {
+    const failed = [
+      user('book an appointment for tomorrow morning'),
+      { role: 'assistant', tool_calls: [{ function: { name: 'book_appointment' } }] },
+      { role: 'tool', content: TOOL_FAILURE_MESSAGE },
+    ];
+    expect(nextTurn(failed, ['book_appointment'])).toEqual({ kind: 'text', text: TOOL_FAILED });
   });
 
   it('keeps every phrase distinct: none contains the phrase of another intent', () => {
