@@ -10,7 +10,7 @@
  *   3. barge-in: the caller starts a new question while the agent is answering; caller speech
  *      start -> the agent's audio at the caller below -40 dBFS.
  *
- *   npm run bench:turns -- --turns 20
+ *   npm run bench:turns -- --turns 20 [--line-options '{"turnTaking":{"detector":"vad"}}']
  *
  * Bounded: at most 40 turns per call (one call of ~8 minutes). A benchmark, not a test: no
  * targets asserted. For this package's agent it also prints where the time went (from the call
@@ -35,7 +35,16 @@ import { callerAudioStartMs, runSippCaller } from '../test/support/sipp.js';
 import { eventually, layout } from '../test/support/stack-env.js';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { turns: { type: 'string', default: '20' } } });
+const { values } = parseArgs({
+  options: {
+    turns: { type: 'string', default: '20' },
+    // This package's line's call options, e.g. '{"turnTaking":{"detector":"vad"}}', to measure
+    // another turn-taking policy against the same baseline.
+    'line-options': { type: 'string' },
+  },
+});
+const LINE_OPTIONS =
+  values['line-options'] === undefined ? undefined : (JSON.parse(values['line-options']) as object);
 const TURNS = Math.min(Math.max(Number(values.turns), 2), 40);
 const QUESTIONS = ['what are your opening hours', 'where are you located'];
 /** A question split where a caller may stop to think; both parts are in the offline grammar. */
@@ -210,7 +219,7 @@ async function main(): Promise<void> {
     agentName: 'baseline',
   };
   const lines = [
-    await provisionLine(ours.line, undefined, ours.agentName),
+    await provisionLine(ours.line, LINE_OPTIONS, ours.agentName),
     await provisionLine(base.line, undefined, base.agentName),
   ];
   try {
@@ -254,7 +263,9 @@ async function main(): Promise<void> {
       });
     }
 
-    console.log(`turn-taking, ${TURNS} turns per call, same stack and models, production workers`);
+    console.log(
+      `turn-taking, ${TURNS} turns per call, same stack and models, production workers${LINE_OPTIONS === undefined ? '' : `; switchboard line options ${JSON.stringify(LINE_OPTIONS)}`}`,
+    );
     for (const agent of [ours, base]) {
       const r = results.get(agent);
       if (r === undefined) continue;

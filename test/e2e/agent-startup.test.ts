@@ -3,6 +3,9 @@
  * with one message naming the fix (the agents framework alone would retry for minutes).
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { layout } from '../support/stack-env.js';
 
@@ -79,5 +82,32 @@ describe('agent start-up', () => {
       'LIVEKIT_API_SECRET: required when LIVEKIT_URL is set',
     ])
       expect(output).toContain(variable);
+  });
+
+  it('with a records webhook it cannot use, says what is wrong before registering, never the secret', async () => {
+    // Root may write anywhere that exists, but not below a file.
+    const file = join(await mkdtemp(join(tmpdir(), 'sb-spool-')), 'a-file');
+    await writeFile(file, '');
+    const { code, output } = await startAgent({
+      CALL_RECORDS_WEBHOOK_URL: 'https://records.example.com/in',
+      CALL_RECORDS_WEBHOOK_SECRET: 'a-secret-of-more-than-thirty-two-chars',
+      CALL_RECORDS_SPOOL_DIR: join(file, 'spool'),
+    });
+    expect(code).toBe(1);
+    expect(output).toMatch(/error \[records_dir_unwritable\]: Cannot write .* \(ENOTDIR\)/);
+    expect(output).toContain('CALL_RECORDS_SPOOL_DIR');
+    expect(output).not.toContain('a-secret-of-more-than');
+  });
+
+  it('with a short webhook secret, names the variable and the fix', async () => {
+    const { code, output } = await startAgent({
+      CALL_RECORDS_WEBHOOK_URL: 'https://records.example.com/in',
+      CALL_RECORDS_WEBHOOK_SECRET: 'short',
+    });
+    expect(code).toBe(1);
+    expect(output).toMatch(
+      /CALL_RECORDS_WEBHOOK_SECRET: required with CALL_RECORDS_WEBHOOK_URL, at least 32/,
+    );
+    expect(output.match(/error \[config_invalid\]/g)).toHaveLength(1);
   });
 });

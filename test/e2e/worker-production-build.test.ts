@@ -65,12 +65,18 @@ afterAll(async () => {
 describe('the production build', () => {
   it('has no development dependency installed', async () => {
     const installed = new Set(await readdir(join(buildDir, 'node_modules')));
-    // Every devDependency of package.json is absent. (TypeScript itself is there: a run-time
-    // dependency of @livekit/agents, through @livekit/throws-transformer.)
+    // Every package the lockfile marks development-only is absent. (A devDependency that is also
+    // a run-time dependency of another package, like typescript under @livekit/agents or ws under
+    // the OpenAI plugin, is installed by right: the lockfile does not mark it `dev`.)
     const pkg = JSON.parse(await readFile(join(buildDir, 'package.json'), 'utf8')) as {
       devDependencies: Record<string, string>;
     };
-    const devOnly = Object.keys(pkg.devDependencies).filter((d) => d !== 'typescript');
+    const lock = JSON.parse(await readFile(join(buildDir, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+    const devOnly = Object.keys(pkg.devDependencies).filter(
+      (d) => lock.packages[`node_modules/${d}`]?.dev === true,
+    );
     expect(devOnly).toContain('tsx');
     expect(devOnly).toContain('vitest');
     for (const dev of devOnly)

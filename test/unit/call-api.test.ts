@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { llm, voice } from '@livekit/agents';
+import { llm, voice, type JobProcess } from '@livekit/agents';
+import { AudioFrame } from '@livekit/rtc-node';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { CallTracker } from '../../src/call-records/index.js';
@@ -17,6 +18,8 @@ import {
   type CallAgentDefinition,
   type RecordedSession,
 } from '../../src/call/index.js';
+import { preparedProcess, prepareProcess } from '../../src/call/prewarm.js';
+import { TECHNICAL_TROUBLE_APOLOGY } from '../../src/conversation/last-words.js';
 import { resolveCallOptions } from '../../src/dispatch/index.js';
 import { dtmfEventCode, sendTones, type Timers } from '../../src/dtmf/index.js';
 import { isSwitchboardError } from '../../src/errors/index.js';
@@ -391,3 +394,38 @@ function fakeCall(): Call {
     annotate: () => undefined,
   });
 }
+
+describe('prewarm: bring your own models', () => {
+  it("renders the greetings and the apology with the definition's own TTS, and loads its VAD", async () => {
+    const synthesized: string[] = [];
+    let closed = false;
+    const ownTts = {
+      synthesize: (text: string) => {
+        synthesized.push(text);
+        return {
+          async *[Symbol.asyncIterator]() {
+            yield { frame: new AudioFrame(new Int16Array(240), 24_000, 1, 240) };
+          },
+          close: () => undefined,
+        };
+      },
+      close: async () => {
+        closed = true;
+      },
+    };
+    const ownVad = { label: 'own-vad' };
+    const proc = { userData: {} } as unknown as JobProcess;
+    const def: CallAgentDefinition = {
+      ...minimal,
+      greeting: { phone: 'Phone hello.', web: 'Web hello.' },
+      vad: async () => ownVad as never,
+    };
+    await prepareProcess(proc, def, () => ({ tts: ownTts as never }));
+    expect(synthesized).toEqual(['Phone hello.', 'Web hello.', TECHNICAL_TROUBLE_APOLOGY]);
+    expect(closed).toBe(true);
+    const prepared = preparedProcess(proc);
+    expect(prepared.vad).toBe(ownVad);
+    expect(prepared.greetings.phone?.text).toBe('Phone hello.');
+    expect(prepared.greetings.web?.audioFrames).toHaveLength(1);
+  });
+});
