@@ -1,16 +1,21 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CallRecordSchema, type CallRecord } from './schema.js';
+import { salvageRecord } from './salvage.js';
+import type { CallRecord } from './schema.js';
 import type { RecordSink } from './sink.js';
 import { assertWritableDir } from './writable-dir.js';
 
 /**
- * Appends records to `<dir>/calls-YYYY-MM-DD.jsonl` (UTC day of the call's end, mode 0600). A
- * record is validated before it is written, so a reader never meets a malformed line.
+ * Appends records to `<dir>/calls-YYYY-MM-DD.jsonl` (UTC day of the call's end, mode 0600, also
+ * for a file that existed with a wider mode: records hold phone numbers and transcripts). A record
+ * is validated before it is written (one that fails is kept degraded, see salvage.ts), so a
+ * reader meets a malformed line only where a write was torn.
  */
 export class FileSink implements RecordSink {
   readonly description: string;
   private readonly writes = new Set<Promise<unknown>>();
+  /** Files whose mode this sink has set; `appendFile`'s mode applies only to a file it creates. */
+  private readonly secured = new Set<string>();
 
   constructor(private readonly dir: string) {
     this.description = `files in ${dir}`;
@@ -43,10 +48,15 @@ export class FileSink implements RecordSink {
   }
 
   private async appendLine(record: CallRecord): Promise<string> {
-    const valid = CallRecordSchema.parse(record);
+    // A record that does not validate is kept as a degraded one, never dropped.
+    const valid = salvageRecord(record);
     await mkdir(this.dir, { recursive: true });
     const file = join(this.dir, `calls-${valid.endedAt.slice(0, 10)}.jsonl`);
     await appendFile(file, `${JSON.stringify(valid)}\n`, { encoding: 'utf8', mode: 0o600 });
+    if (!this.secured.has(file)) {
+      await chmod(file, 0o600);
+      this.secured.add(file);
+    }
     return file;
   }
 }

@@ -1,7 +1,8 @@
 export { CallTracker } from './call-tracker.js';
 export { CallOutcome, CallRecordSchema, type CallRecord } from './schema.js';
 export { CallRecordWriter } from './writer.js';
-export { readCallRecords } from './reader.js';
+export { readCallRecords, type ReadCallRecordsOptions } from './reader.js';
+export { salvageRecord } from './salvage.js';
 export type { RecordSink } from './sink.js';
 export { FileSink } from './file-sink.js';
 export {

@@ -87,6 +87,12 @@ export const CallRecordSchema = z.object({
   transfers: z.array(TransferRecordSchema).default([]),
   /** What the agent's own tools attached (`call.annotate`): booking references, topics. */
   annotations: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  /**
+   * Present when the record as the call produced it did not validate (a bug, never expected):
+   * the fields that did are kept as they were, the others replaced or dropped, and the whole
+   * original is kept as JSON, so nothing is lost (see salvage.ts).
+   */
+  degraded: z.object({ problems: z.array(z.string()), original: z.string() }).optional(),
   usage: z.object({
     /** Seconds of caller audio sent to speech recognition. */
     sttAudioSeconds: z.number().nonnegative(),

@@ -1,7 +1,8 @@
 import { SwitchboardError } from '../errors/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { RecordSpool, type DeadLetter } from './record-spool.js';
-import { CallRecordSchema, type CallRecord } from './schema.js';
+import { salvageRecord } from './salvage.js';
+import type { CallRecord } from './schema.js';
 import type { RecordSink } from './sink.js';
 import {
   backoffDelayMs,
@@ -192,7 +193,8 @@ export class WebhookSink implements RecordSink {
   }
 
   private async sendRecord(record: CallRecord): Promise<DeliveryReport> {
-    const valid = CallRecordSchema.parse(record);
+    // A record that does not validate is kept as a degraded one, never dropped.
+    const valid = salvageRecord(record);
     // Spooled before the first request: a process killed while it retries (a job's shutdown has
     // a deadline) leaves the record for the next one. Without a spool, delivery is still tried.
     let file: string | undefined;

@@ -1,6 +1,6 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ParticipantKind } from '@livekit/rtc-node';
 import { describe, expect, it } from 'vitest';
 import {
@@ -8,6 +8,7 @@ import {
   CallRecordWriter,
   CallTracker,
   readCallRecords,
+  salvageRecord,
 } from '../../src/call-records/index.js';
 import { describeCaller } from '../../src/caller/index.js';
 import { parseCallOptions } from '../../src/dispatch/index.js';
@@ -83,10 +84,55 @@ describe('CallRecordWriter', () => {
     expect((await readCallRecords(dir)).map((r) => r.callId)).toEqual(['AJ_3', 'AJ_4']);
   });
 
-  it('refuses to write an invalid record', async () => {
+  it('keeps a record that does not validate, degraded: a bad outcome and a bad turn do not lose the rest', async () => {
     const w = new CallRecordWriter(await mkdtemp(join(tmpdir(), 'sb-rec-')));
-    const rec = new CallTracker({ callId: 'AJ_5', room: 'r', agentName: 'a', caller }).toRecord();
-    await expect(w.write({ ...rec, outcome: 'exploded' as never })).rejects.toThrow();
+    const t = new CallTracker({ callId: 'AJ_5', room: 'r', agentName: 'a', caller });
+    t.said('caller', 'hello');
+    const rec = t.toRecord();
+    const broken = {
+      ...rec,
+      outcome: 'exploded' as never,
+      turns: [...rec.turns, { role: 'agent', at: 'not a time', text: 'lost?' } as never],
+    };
+    const file = await w.write(broken);
+    const [kept] = await readCallRecords(dirname(file));
+    expect(kept).toMatchObject({ callId: 'AJ_5', room: 'r', outcome: 'failed' });
+    expect(kept?.turns.map((x) => x.text)).toEqual(['hello']);
+    expect(kept?.degraded?.problems).toEqual([
+      expect.stringMatching(/^outcome: /),
+      expect.stringMatching(/^turns\.1\.at: /),
+    ]);
+    // Nothing lost: the original, with the turn that did not validate, is kept whole.
+    expect(kept?.degraded?.original).toContain('lost?');
+  });
+
+  it('a valid record passes salvage unchanged', () => {
+    const rec = new CallTracker({ callId: 'AJ_6', room: 'r', agentName: 'a', caller }).toRecord();
+    expect(salvageRecord(rec)).toEqual(CallRecordSchema.parse(rec));
+  });
+});
+
+describe('readCallRecords', () => {
+  const line = (callId: string) =>
+    JSON.stringify(new CallTracker({ callId, room: 'r', agentName: 'a', caller }).toRecord());
+
+  it('skips a torn last line (a write cut short) and says where', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sb-rec-'));
+    const whole = line('AJ_7');
+    await writeFile(join(dir, 'calls-2026-01-01.jsonl'), `${whole}\n${whole.slice(0, 40)}`);
+    const torn: string[] = [];
+    const records = await readCallRecords(dir, { onTornLine: (f, n) => torn.push(`${f}:${n}`) });
+    expect(records.map((r) => r.callId)).toEqual(['AJ_7']);
+    expect(torn).toEqual(['calls-2026-01-01.jsonl:2']);
+  });
+
+  it('throws on a bad line in the middle of a file, naming file and line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sb-rec-'));
+    await writeFile(
+      join(dir, 'calls-2026-01-01.jsonl'),
+      `${line('AJ_8')}\n{"x":\n${line('AJ_9')}\n`,
+    );
+    await expect(readCallRecords(dir)).rejects.toThrow(/calls-2026-01-01\.jsonl:2: not JSON/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -686,11 +686,27 @@ describe('FileSink', () => {
     expect(await readdir(dir)).toEqual(['calls-2026-01-01.jsonl']);
   });
 
-  it('refuses an invalid record and writes nothing', async () => {
+  it('keeps an invalid record as a degraded one: valid fields kept, the original whole', async () => {
     const dir = await tempDir();
-    const invalid = { ...callRecord(), endedAt: 'yesterday' } as CallRecord;
-    await expect(new FileSink(dir).write(invalid)).rejects.toThrow(/endedAt/);
-    expect(await readdir(dir)).toEqual([]);
+    const good = callRecord('AJ_bad');
+    const invalid = { ...good, endedAt: 'yesterday' } as CallRecord;
+    await new FileSink(dir).write(invalid);
+    const [kept] = await readCallRecords(dir);
+    expect(kept?.callId).toBe('AJ_bad');
+    expect(kept?.turns).toEqual(good.turns);
+    expect(kept?.degraded?.problems.join(' ')).toMatch(/endedAt/);
+    expect(JSON.parse(kept?.degraded?.original ?? '{}')).toEqual(
+      JSON.parse(JSON.stringify(invalid)),
+    );
+  });
+
+  it('narrows an existing record file to owner-only on the first write', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'calls-2026-01-01.jsonl');
+    await writeFile(file, '', { mode: 0o644 });
+    await chmod(file, 0o644);
+    await new FileSink(dir).write(callRecord('AJ_mode'));
+    expect(await mode(file)).toBe(0o600);
   });
 
   it('preflight: a directory that cannot be created -> records_dir_unwritable naming it and the fix', async () => {
