@@ -22,6 +22,7 @@ export const TRANSFER_EXPLANATIONS: Record<TransferFailureStatus, string> = {
 
 export const HOLD_ANNOUNCEMENT =
   'Please hold while I connect you with a colleague. You will hear music while you wait.';
-export const COLD_TRANSFER_ANNOUNCEMENT = 'I am transferring your call now. Goodbye.';
+// No goodbye: a refused or failed REFER leaves the caller with the agent, who then explains.
+export const COLD_TRANSFER_ANNOUNCEMENT = 'One moment, I am transferring your call now.';
 export const CALLER_LEFT_NOTICE = 'I am sorry, the caller has hung up. Thank you, goodbye.';
 export const HUMAN_CONNECTING_NOTICE = 'Thank you. Connecting you to the caller now.';

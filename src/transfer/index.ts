@@ -9,6 +9,7 @@ export * from './outcome.js';
 export * from './ports.js';
 export * from './record.js';
 export * from './sip-units.js';
+export * from './step-deadline.js';
 export * from './strategy.js';
 export * from './target.js';
 export * from './warm-transfer.js';

@@ -22,7 +22,12 @@ export interface FakeTransferScript {
   humanLeavesAfterDecision?: boolean;
   /** The step that throws an unexpected error instead of answering. */
   throwAt?: 'hold' | 'release' | 'dial' | 'brief' | 'refer' | 'move' | 'bridge';
+  /** Steps that never answer (a stream that hangs, a server that never replies). */
+  hangAt?: ('hold' | 'dial' | 'brief' | 'refer' | 'move' | 'bridge' | 'tell' | 'stopAgent')[];
 }
+
+/** A step that never settles. */
+const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
 
 /**
  * In-memory ports for unit tests of the warm-transfer orchestration: answers from a script and
@@ -43,6 +48,7 @@ export class FakeTransferPorts implements WarmTransferPorts {
       start: () => {
         this.log('hold.start');
         if (script.throwAt === 'hold') return Promise.reject(new TypeError('hold failed'));
+        if (script.hangAt?.includes('hold') === true) return never();
         this.onHold = true;
         this.sessionLive = false;
         return Promise.resolve();
@@ -71,6 +77,7 @@ export class FakeTransferPorts implements WarmTransferPorts {
   refer(target: string): Promise<TransferOutcome> {
     this.log(`refer ${target}`);
     if (this.script.throwAt === 'refer') return Promise.reject(new Error('refer failed'));
+    if (this.script.hangAt?.includes('refer') === true) return never();
     const outcomes = this.script.refer ?? [{ status: 'completed', method: 'refer' }];
     const outcome = outcomes[Math.min(this.referCalls++, outcomes.length - 1)];
     return Promise.resolve(outcome ?? { status: 'completed', method: 'refer' });
@@ -79,12 +86,14 @@ export class FakeTransferPorts implements WarmTransferPorts {
   moveHuman(): Promise<'moved' | 'unsupported' | 'failed'> {
     this.log('move');
     if (this.script.throwAt === 'move') return Promise.reject(new Error('move failed'));
+    if (this.script.hangAt?.includes('move') === true) return never();
     return Promise.resolve(this.script.move ?? 'unsupported');
   }
 
   bridge(): Promise<JoinedCall | undefined> {
     this.log('bridge');
     if (this.script.throwAt === 'bridge') return Promise.reject(new Error('bridge failed'));
+    if (this.script.hangAt?.includes('bridge') === true) return never();
     if (this.script.bridge === 'fails') return Promise.resolve(undefined);
     return Promise.resolve({
       method: 'bridge',
@@ -117,6 +126,7 @@ class FakeConsult implements ConsultPort {
     this.log(`consult.dial ${human.number}`);
     if (this.script.throwAt === 'dial')
       return Promise.reject(Object.assign(new Error('connect failed'), { code: 'unavailable' }));
+    if (this.script.hangAt?.includes('dial') === true) return never();
     const dial = this.script.dial ?? 'answer';
     if (dial === 'answer') {
       this.present = true;
@@ -134,6 +144,7 @@ class FakeConsult implements ConsultPort {
     this.log('consult.brief');
     this.transcript.push({ role: 'agent', text: briefing });
     if (this.script.throwAt === 'brief') return Promise.reject(new Error('brief failed'));
+    if (this.script.hangAt?.includes('brief') === true) return never();
     const decision = this.script.decision ?? { status: 'accepted', by: 'keypad', at: new Date() };
     if (this.script.humanLeavesAfterDecision === true) this.present = false;
     if (decision === 'wait')
@@ -147,11 +158,13 @@ class FakeConsult implements ConsultPort {
   tell(text: string): Promise<void> {
     this.log(`consult.tell ${text}`);
     this.transcript.push({ role: 'agent', text });
+    if (this.script.hangAt?.includes('tell') === true) return never();
     return Promise.resolve();
   }
 
   stopAgent(): Promise<void> {
     this.log('consult.stopAgent');
+    if (this.script.hangAt?.includes('stopAgent') === true) return never();
     return Promise.resolve();
   }
 

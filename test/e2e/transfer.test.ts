@@ -492,6 +492,8 @@ describe('cold transfer', () => {
     expect(t).toMatchObject({ kind: 'cold', status: 'refused', sipStatus: 603 });
     const explained = record.turns.find((x) => x.text === TRANSFER_EXPLANATIONS.refused);
     expect(explained).toBeDefined();
+    // The announcement said no goodbye to a caller who stays.
+    expect(record.turns.filter((x) => x.role === 'agent' && /goodbye/i.test(x.text))).toEqual([]);
     expect(callerMeter.loudPacketsAfter(perfTime(explained?.at ?? '') - 5_000)).toBeGreaterThan(50);
     expect(record.outcome).toBe('caller_hung_up');
     await expectCallCleanedUp(record.room);

@@ -4,11 +4,14 @@
  * paths run on the real stack in test/e2e/transfer.test.ts; these add the ones the stack cannot
  * produce on demand (an unexpected error, MoveParticipant answering, a bridge that fails).
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Caller } from '../../src/caller/index.js';
 import {
   CALLER_LEFT_NOTICE,
   noHandOffWorked,
+  REFER_RACE_GRACE_MS,
+  STEP_LIMITS_MS,
+  transferDeadlineMs,
   TransferOptionsSchema,
   warmTransfer,
   type HandOffStrategy,
@@ -48,6 +51,18 @@ async function transfer(
     ports,
   );
   return { result, ports, handedOff };
+}
+
+/**
+ * The caller is taken off hold as the first act of a failure, before the consult leg is stopped
+ * and ended (either may hang), and not resumed again after.
+ */
+function expectOffHoldFirst(events: string[], release: string) {
+  const at = events.lastIndexOf(release);
+  expect(at).toBeGreaterThan(-1);
+  expect(events.slice(at + 1).filter((e) => e.startsWith('hold.'))).toEqual([]);
+  expect(events.slice(at + 1)).toContain('consult.end');
+  expect(events.slice(at + 1)).toContain('consult.stopAgent');
 }
 
 describe('warmTransfer: accepted', () => {
@@ -186,7 +201,7 @@ describe('warmTransfer: every failure returns the caller to the agent, off hold,
     expect(result.outcome.status).toBe(status);
     expect('sipStatus' in result.outcome ? result.outcome.sipStatus : undefined).toBe(sipStatus);
     expect(result.record.status).toBe(status);
-    expect(ports.events.at(-1)).toBe('hold.release resume');
+    expectOffHoldFirst(ports.events, 'hold.release resume');
     expect(ports.events).toContain('consult.end');
     expect(ports.onHold).toBe(false);
     expect(ports.sessionLive).toBe(true);
@@ -210,7 +225,7 @@ describe('warmTransfer: every failure returns the caller to the agent, off hold,
       expect(result.record.detail).toMatch(/^the transfer stopped on an error \(\w+/);
       // The error's message (which could carry a number) stays out of the record.
       expect(result.record.detail).not.toMatch(/failed\)$/);
-      expect(ports.events.at(-1)).toBe('hold.release resume');
+      expectOffHoldFirst(ports.events, 'hold.release resume');
       expect(ports.events).toContain('consult.end');
       expect(ports.sessionLive).toBe(true);
     },
@@ -226,9 +241,9 @@ describe('warmTransfer: every failure returns the caller to the agent, off hold,
       'hold.start',
       'consult.dial +15550001111',
       'consult.end',
+      'hold.release',
       'consult.stopAgent',
       'consult.end',
-      'hold.release',
     ]);
     expect(ports.sessionLive).toBe(false);
   });
@@ -241,10 +256,10 @@ describe('warmTransfer: every failure returns the caller to the agent, off hold,
     expect(result.outcome.status).toBe('caller_hung_up');
     expect(ports.events.slice(2)).toEqual([
       'consult.brief',
+      'hold.release',
       `consult.tell ${CALLER_LEFT_NOTICE}`,
       'consult.stopAgent',
       'consult.end',
-      'hold.release',
     ]);
     expect(result.record.consult.map((t) => t.text)).toContain(CALLER_LEFT_NOTICE);
   });
@@ -256,7 +271,7 @@ describe('warmTransfer: every failure returns the caller to the agent, off hold,
     );
     expect(result.outcome.status).toBe('caller_hung_up');
     expect(ports.events).toContain(`consult.tell ${CALLER_LEFT_NOTICE}`);
-    expect(ports.events.at(-1)).toBe('hold.release');
+    expectOffHoldFirst(ports.events, 'hold.release');
   });
 
   it('a caller gone during an unexpected error is not resumed', async () => {
@@ -265,7 +280,7 @@ describe('warmTransfer: every failure returns the caller to the agent, off hold,
       { hangUpAfter: 'consult.brief' },
     );
     expect(result.outcome.status).toBe('failed');
-    expect(ports.events.at(-1)).toBe('hold.release');
+    expectOffHoldFirst(ports.events, 'hold.release');
   });
 
   it('caller already gone when the transfer starts: nobody is dialled', async () => {
@@ -274,6 +289,88 @@ describe('warmTransfer: every failure returns the caller to the agent, off hold,
     const { result, ports } = await transfer({}, { callerGone: gone });
     expect(result.outcome.status).toBe('caller_hung_up');
     expect(ports.events.some((e) => e.startsWith('consult.dial'))).toBe(false);
+  });
+});
+
+describe('warmTransfer: a step that hangs never leaves the caller on hold', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it.each<[string, NonNullable<FakeTransferScript['hangAt']>, string]>([
+    ['putting the caller on hold', ['hold'], 'hold'],
+    ['dialling (no answer, no failure)', ['dial'], 'dial'],
+    ['the briefing (the consult model stream hangs)', ['brief', 'stopAgent'], 'briefing'],
+    ['the REFER', ['refer'], 'refer'],
+    ['the bridge', ['bridge'], 'bridge'],
+  ])(
+    '%s: timed_out naming the step, the caller off hold and back with the agent',
+    async (_name, hangAt, step) => {
+      vi.useFakeTimers();
+      const pending = transfer(
+        { hangAt, refer: [{ status: 'refused', sipStatus: 603, detail: 'no' }] },
+        { strategy: step === 'bridge' ? 'bridge_first' : 'refer_first' },
+      );
+      await vi.advanceTimersByTimeAsync(transferDeadlineMs(TransferOptionsSchema.parse({ human })));
+      const { result, ports } = await pending;
+      expect(result.outcome.status).toBe('timed_out');
+      expect(result.record.detail).toContain(`${step} step`);
+      expect(ports.onHold).toBe(false);
+      expect(ports.sessionLive).toBe(true);
+      expect(ports.events).toContain('consult.end');
+    },
+  );
+
+  it('a caller who hangs up while the notice to the human hangs: the consult leg still ends', async () => {
+    vi.useFakeTimers();
+    const gone = new AbortController();
+    const pending = transfer(
+      { decision: 'wait', hangAt: ['tell'] },
+      { callerGone: gone, hangUpAfter: 'consult.brief' },
+    );
+    await vi.advanceTimersByTimeAsync(STEP_LIMITS_MS.notice + 1_000);
+    const { result, ports } = await pending;
+    expect(result.outcome.status).toBe('caller_hung_up');
+    expect(ports.events.slice(-2)).toEqual(['consult.stopAgent', 'consult.end']);
+  });
+
+  it.each([
+    [{}, 10_000 + 30_000 + 15_000 + 60_000 + 15_000 + 20_000 + 15_000 + 15_000 + 20_000 + 10_000],
+    [
+      { ringingTimeoutMs: 5_000, consultTimeoutMs: 5_000, referTimeoutMs: 1_000 },
+      10_000 + 5_000 + 15_000 + 5_000 + 15_000 + 1_000 + 15_000 + 15_000 + 20_000 + 10_000,
+    ],
+  ])('the whole transfer is limited to the sum of its steps: %j -> %d ms', (opts, ms) => {
+    expect(transferDeadlineMs(TransferOptionsSchema.parse({ human, ...opts }))).toBe(ms);
+  });
+});
+
+describe("warmTransfer: livekit-sip's REFER race", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('REFER timed out, then the caller leaves: transferred by REFER, the human is not bridged (rung twice)', async () => {
+    vi.useFakeTimers();
+    const gone = new AbortController();
+    const pending = transfer(
+      { refer: [{ status: 'timed_out', detail: 'no NOTIFY' }] },
+      { callerGone: gone },
+    );
+    // The caller's leg ends a second after the REFER timed out (livekit-sip's BYE after NOTIFY 200).
+    await vi.advanceTimersByTimeAsync(0);
+    setTimeout(() => gone.abort(), 1_000);
+    await vi.advanceTimersByTimeAsync(REFER_RACE_GRACE_MS);
+    const { result, ports, handedOff } = await pending;
+    expect(result.outcome).toEqual({ status: 'completed', method: 'refer' });
+    expect(result.record.detail).toMatch(/taken as transferred/);
+    expect(handedOff).toEqual(['refer']);
+    expect(ports.events).not.toContain('bridge');
+  });
+
+  it('REFER timed out and the caller stays: the next hand-off is tried', async () => {
+    vi.useFakeTimers();
+    const pending = transfer({ refer: [{ status: 'timed_out', detail: 'no NOTIFY' }] });
+    await vi.advanceTimersByTimeAsync(REFER_RACE_GRACE_MS + 100);
+    const { result, ports } = await pending;
+    expect(result.outcome).toEqual({ status: 'completed', method: 'bridge' });
+    expect(ports.events).toContain('bridge');
   });
 });
 
