@@ -28,10 +28,8 @@ const agent = defineCallAgent({
       parameters: z.object({ day: Day, time: z.enum(['morning', 'afternoon']) }),
       execute: async ({ day, time }, { ctx }) => {
         const call = callOf(ctx);
-        const reference = `A${call.id
-          .replace(/[^A-Z0-9]/gi, '')
-          .slice(-3)
-          .toUpperCase()}`;
+        // A short reference a caller can note down, from the call's id.
+        const reference = `A${call.id.replace(/[^A-Z0-9]/gi, '').slice(-3)}`.toUpperCase();
         call.annotate({
           appointmentDay: day,
           appointmentTime: time,
