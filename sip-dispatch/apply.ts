@@ -4,10 +4,12 @@ import { desiredKey, type Change, type Plan } from './plan.js';
 import type { SipApi } from './sip-api.js';
 
 /**
- * Runs a plan's changes one at a time, in order: (with prune) deletions of rules then trunks, then
- * creates and updates of inbound trunks, outbound trunks and rules. Each object is created whole in
- * one call, so a failure midway leaves only complete, marked objects: the error lists exactly what
- * was applied, and a re-run plans from the server again and converges.
+ * Runs a plan's changes one at a time, in order: (with prune) the deletions a create or update
+ * needs out of the way first, then creates and updates of inbound trunks, outbound trunks and
+ * rules, then (with prune) the other deletions, rules before trunks. Creating before deleting means
+ * a failed create never leaves a number without its object. Each object is created whole in one
+ * call, so a failure midway leaves only complete, marked objects: the error lists exactly what was
+ * applied, and a re-run plans from the server again and converges.
  */
 export interface AppliedChange {
   change: Change;
@@ -37,9 +39,11 @@ export async function applyPlan(
   plan: Plan,
   scope: ApplyScope = 'upserts',
 ): Promise<AppliedChange[]> {
-  const steps = [
-    ...(scope === 'upserts' ? [] : plan.deletions),
+  const deletions = scope === 'upserts' ? [] : plan.deletions;
+  const steps: Change[] = [
+    ...deletions.filter((d) => d.before !== undefined),
     ...(scope === 'deletions' ? [] : plan.upserts),
+    ...deletions.filter((d) => d.before === undefined),
   ];
   const trunkIds = new Map(Object.entries(plan.trunkServerIds));
   const applied: AppliedChange[] = [];
@@ -90,8 +94,9 @@ async function applyChange(
   });
   const serverId =
     change.action === 'create'
-      ? await api.create(want.kind, state, metadata)
-      : (await api.update(want.kind, change.serverId, state, metadata), change.serverId);
+      ? await api.create(want.kind, state, metadata, want.serverFields)
+      : (await api.update(want.kind, change.serverId, state, metadata, want.serverFields),
+        change.serverId);
   if (want.kind === 'inboundTrunk') trunkIds.set(want.id, serverId);
   return serverId;
 }

@@ -7,7 +7,13 @@ import { SipDispatchError } from './errors.js';
 import { exportSipConfig } from './export.js';
 import { loadSipConfig } from './load.js';
 import { desiredState, type SecretLookup } from './model.js';
-import { planHasChanges, planSipConfig, type Plan } from './plan.js';
+import {
+  describeKind,
+  destructiveReason,
+  planHasChanges,
+  planSipConfig,
+  type Plan,
+} from './plan.js';
 import {
   appliedJson,
   maskChange,
@@ -16,6 +22,7 @@ import {
   renderChange,
   renderPlan,
   renderProblems,
+  renderWarnings,
   type Style,
 } from './render.js';
 import type { SipApi } from './sip-api.js';
@@ -40,10 +47,14 @@ options:
   --config <file>       default sip-dispatch/switchboard.yaml
   --env <name>          environment in the file (default local)
   --json                machine-readable output
-  --prune               apply: also delete what prune would delete (deletions run first)
+  --prune               apply: also delete what prune would delete (after the creates and
+                        updates, unless a deletion frees a number one of them needs)
   --adopt               apply/plan: take over an unmarked object whose name matches an entry
   --include-unmanaged   prune: also delete objects sip-dispatch did not create
-exit codes: 0 ok / no changes, 1 error, 2 invalid config or usage, 3 plan has changes pending`;
+  --confirm-destroy     prune, apply --prune: go ahead although the plan deletes all or most
+                        objects (as an empty or truncated file would); also accepts an empty config
+exit codes: 0 ok / no changes, 1 error, 2 invalid config, usage or unconfirmed destruction,
+            3 plan has changes pending`;
 
 export interface CliDeps {
   out: (text: string) => void;
@@ -69,6 +80,7 @@ export async function runSipCommand(argv: string[], deps: CliDeps): Promise<numb
         prune: { type: 'boolean', default: false },
         adopt: { type: 'boolean', default: false },
         'include-unmanaged': { type: 'boolean', default: false },
+        'confirm-destroy': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     });
@@ -101,16 +113,17 @@ export async function runSipCommand(argv: string[], deps: CliDeps): Promise<numb
       }
       return EXIT.ok;
     }
-    const loaded = await loadSipConfig(o.config, o.env);
+    const loaded = await loadSipConfig(o.config, o.env, { allowEmpty: o['confirm-destroy'] });
     const header = `sip-dispatch ${command}: ${loaded.file}, environment ${o.env}, server ${deps.serverLabel}`;
+    if (!o.json && loaded.warnings.length > 0) deps.err(renderWarnings(loaded.warnings, style));
     if (command === 'validate') {
-      if (o.json) json({ valid: true, problems: [] });
+      if (o.json) json({ valid: true, problems: [], warnings: loaded.warnings });
       else deps.out(`${loaded.file} (environment ${o.env}) is valid.`);
       return EXIT.ok;
     }
     const missing: string[] = [];
     const desired = desiredState(loaded.config, deps.secret, (name, where) =>
-      missing.push(`${name} (the password of ${where})`),
+      missing.push(`${name} (the ${where.endsWith('.pinEnv') ? 'PIN' : 'password'} of ${where})`),
     );
     if (missing.length > 0 && command !== 'prune') {
       throw new SipDispatchError(
@@ -129,6 +142,13 @@ export async function runSipCommand(argv: string[], deps: CliDeps): Promise<numb
       return planHasChanges(plan) ? EXIT.changesPending : EXIT.ok;
     }
     const scope: ApplyScope = command === 'prune' ? 'deletions' : o.prune ? 'all' : 'upserts';
+    const destructive = scope === 'upserts' ? undefined : destructiveReason(plan);
+    if (destructive !== undefined && !o['confirm-destroy']) {
+      throw new SipDispatchError(
+        'sip_destructive_unconfirmed',
+        `Not deleting anything: ${destructive} (${plan.deletions.map((d) => `${describeKind(d.kind)} ${d.id ?? d.serverId}`).join(', ')}), as an empty or truncated config would. Check --config and --env; if this is meant, run again with --confirm-destroy.`,
+      );
+    }
     const applied = await applyPlan(api, plan, scope);
     if (o.json)
       json({
@@ -210,7 +230,9 @@ function reportError(err: unknown, deps: CliDeps, asJson: boolean, style: Style)
       );
     else if (err.problems.length > 0) deps.err(renderProblems(err.problems, style));
     else deps.err(`error [${err.code}]: ${err.message}`);
-    return err.code === 'sip_config_invalid' || err.code === 'sip_secret_missing'
+    return err.code === 'sip_config_invalid' ||
+      err.code === 'sip_secret_missing' ||
+      err.code === 'sip_destructive_unconfirmed'
       ? EXIT.invalid
       : EXIT.error;
   }

@@ -8,7 +8,12 @@ export type SipDispatchErrorCode =
   /** The server refused a change or could not be reached midway; see ApplyError. Exit code 1. */
   | 'sip_apply_failed'
   /** The server could not be read. Exit code 1. */
-  | 'sip_server_unavailable';
+  | 'sip_server_unavailable'
+  /**
+   * prune (or apply --prune) would delete all or most of what it could, as an empty or truncated
+   * file does; nothing was changed. Run again with --confirm-destroy if that is meant. Exit code 2.
+   */
+  | 'sip_destructive_unconfirmed';
 
 /** sip-dispatch's typed error: a code to branch on and a message that says how to fix it. */
 export class SipDispatchError extends Error {

@@ -3,8 +3,9 @@ import type { Kind, ServerObject, ServerState } from './model.js';
 /**
  * The server's objects as a sip-dispatch file, to adopt an existing project: entries keyed by
  * their marker id (or a slug of the name for objects this tool did not create), rules naming
- * trunks by those keys, defaults left out. Passwords are never exported: each becomes a
- * passwordEnv reference that the user sets in the environment.
+ * trunks by those keys, defaults left out, and every field beyond the model kept as the entry's
+ * serverFields. Passwords and PINs are never exported: each becomes a passwordEnv or pinEnv
+ * reference that the user sets in the environment.
  */
 export interface Exported {
   config: Record<string, Record<string, Record<string, unknown>>>;
@@ -25,12 +26,21 @@ export function exportSipConfig(server: ServerState): Exported {
     idOf.set(o.serverId, id);
     return id;
   };
-  const auth = (kind: Kind, id: string, username: string, password: string) => {
+  const envFor = (kind: Kind, id: string, what: 'PASSWORD' | 'PIN') =>
+    `SIP_${id.toUpperCase().replace(/-/g, '_')}_${kind === 'outboundTrunk' ? 'OUTBOUND_' : ''}${what}`;
+  const auth = (kind: Kind, id: string, username: string, password: string, realm = '') => {
     if (username === '' && password === '') return {};
-    const env = `SIP_${id.toUpperCase().replace(/-/g, '_')}_${kind === 'outboundTrunk' ? 'OUTBOUND_' : ''}PASSWORD`;
+    const env = envFor(kind, id, 'PASSWORD');
     secrets.push(env);
-    return { auth: { username, passwordEnv: env } };
+    return { auth: compact({ username, passwordEnv: env, realm }) };
   };
+  const pin = (id: string, value: string) => {
+    if (value === '') return {};
+    const env = envFor('dispatchRule', id, 'PIN');
+    secrets.push(env);
+    return { pinEnv: env };
+  };
+  const encryption = (e: string) => (e === 'disable' ? undefined : e);
   const inboundTrunks: Record<string, Record<string, unknown>> = {};
   const outboundTrunks: Record<string, Record<string, unknown>> = {};
   const dispatchRules: Record<string, Record<string, unknown>> = {};
@@ -42,12 +52,17 @@ export function exportSipConfig(server: ServerState): Exported {
       numbers: s.numbers,
       allowedAddresses: s.allowedAddresses,
       allowedNumbers: s.allowedNumbers,
-      ...auth('inboundTrunk', id, s.authUsername, s.authPassword),
+      ...auth('inboundTrunk', id, s.authUsername, s.authPassword, s.authRealm),
+      headers: s.headers,
       headersToAttributes: s.headersToAttributes,
+      attributesToHeaders: s.attributesToHeaders,
       includeHeaders: s.includeHeaders === 'none' ? undefined : s.includeHeaders,
       noiseCancellation: s.noiseCancellation || undefined,
+      mediaEncryption: encryption(s.mediaEncryption),
       ringingTimeoutMs: s.ringingTimeoutMs || undefined,
       maxCallDurationMs: s.maxCallDurationMs || undefined,
+      mediaTimeoutMs: s.mediaTimeoutMs || undefined,
+      serverFields: t.unmodelled,
     });
   }
   for (const t of server.outboundTrunks) {
@@ -59,7 +74,14 @@ export function exportSipConfig(server: ServerState): Exported {
       transport: s.transport === 'auto' ? undefined : s.transport,
       numbers: s.numbers,
       ...auth('outboundTrunk', id, s.authUsername, s.authPassword),
+      destinationCountry: s.destinationCountry,
+      fromHost: s.fromHost,
       headers: s.headers,
+      headersToAttributes: s.headersToAttributes,
+      attributesToHeaders: s.attributesToHeaders,
+      includeHeaders: s.includeHeaders === 'none' ? undefined : s.includeHeaders,
+      mediaEncryption: encryption(s.mediaEncryption),
+      serverFields: t.unmodelled,
     });
   }
   for (const r of server.dispatchRules) {
@@ -71,13 +93,29 @@ export function exportSipConfig(server: ServerState): Exported {
       roomPrefix: s.type === 'direct' ? undefined : s.roomPrefix,
       roomName: s.type === 'direct' ? s.roomName : undefined,
       randomize: s.type === 'callee' ? s.randomize : undefined,
-      pin: s.pin,
+      ...pin(id, s.pin),
       trunks: s.trunks.map((t) => idOf.get(t) ?? t),
       calledNumbers: s.calledNumbers,
       callerNumbers: s.callerNumbers,
       attributes: s.attributes,
       hidePhoneNumber: s.hidePhoneNumber || undefined,
-      agents: s.agents.map((a) => (a.metadata === '' ? { name: a.name } : a)),
+      noiseCancellation: s.noiseCancellation || undefined,
+      mediaEncryption: encryption(s.mediaEncryption),
+      room: compact({
+        emptyTimeoutMs: s.roomEmptyTimeoutMs || undefined,
+        departureTimeoutMs: s.roomDepartureTimeoutMs || undefined,
+        maxParticipants: s.roomMaxParticipants || undefined,
+        metadata: s.roomMetadata,
+      }),
+      // Metadata as the server has it (text): validate checks JSON text as call options too.
+      agents: s.agents.map((a) =>
+        compact({
+          name: a.name,
+          metadata: a.metadata,
+          attributes: a.attributes,
+        }),
+      ),
+      serverFields: r.unmodelled,
     });
   }
   const config = Object.fromEntries(

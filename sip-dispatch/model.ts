@@ -9,8 +9,13 @@ import type {
 /**
  * The server's SIP objects as plain data, in the config's vocabulary. Plan compares these field by
  * field; the SIP API adapter converts them to and from the protocol. Secrets are carried (apply
- * needs them) and masked by every renderer.
+ * needs them) and masked by every renderer. A field the protocol has and this model does not is
+ * never written by apply (updates read, modify and write the whole object), and is carried in
+ * `ServerObject.unmodelled` so plan and export can show it.
  */
+export type MediaEncryption = 'disable' | 'allow' | 'require';
+export type IncludeHeaders = 'none' | 'x-headers' | 'all';
+
 export interface InboundTrunkState {
   name: string;
   numbers: string[];
@@ -18,12 +23,19 @@ export interface InboundTrunkState {
   allowedNumbers: string[];
   authUsername: string;
   authPassword: string;
+  authRealm: string;
+  /** Headers added to the responses livekit-sip sends on this trunk. */
+  headers: Record<string, string>;
   headersToAttributes: Record<string, string>;
-  includeHeaders: 'none' | 'x-headers' | 'all';
+  attributesToHeaders: Record<string, string>;
+  includeHeaders: IncludeHeaders;
   noiseCancellation: boolean;
+  mediaEncryption: MediaEncryption;
   /** 0: the server's default. */
   ringingTimeoutMs: number;
   maxCallDurationMs: number;
+  /** No media for this long ends the call; 0: the server's default. */
+  mediaTimeoutMs: number;
 }
 
 export interface OutboundTrunkState {
@@ -33,7 +45,15 @@ export interface OutboundTrunkState {
   numbers: string[];
   authUsername: string;
   authPassword: string;
+  /** ISO 3166-1 alpha-2 country of the destination, for region routing; '' none. */
+  destinationCountry: string;
+  /** Host in the From header of outbound INVITEs; '' the server's. */
+  fromHost: string;
   headers: Record<string, string>;
+  headersToAttributes: Record<string, string>;
+  attributesToHeaders: Record<string, string>;
+  includeHeaders: IncludeHeaders;
+  mediaEncryption: MediaEncryption;
 }
 
 export interface DispatchRuleState {
@@ -49,7 +69,14 @@ export interface DispatchRuleState {
   callerNumbers: string[];
   attributes: Record<string, string>;
   hidePhoneNumber: boolean;
-  agents: { name: string; metadata: string }[];
+  noiseCancellation: boolean;
+  mediaEncryption: MediaEncryption;
+  /** The room's configuration; 0 and '' mean the server's default. */
+  roomEmptyTimeoutMs: number;
+  roomDepartureTimeoutMs: number;
+  roomMaxParticipants: number;
+  roomMetadata: string;
+  agents: { name: string; metadata: string; attributes: Record<string, string> }[];
 }
 
 export type Kind = 'inboundTrunk' | 'outboundTrunk' | 'dispatchRule';
@@ -96,6 +123,11 @@ export interface ServerObject<K extends Kind = Kind> {
   serverId: string;
   marker?: Marker;
   state: StateOf[K];
+  /**
+   * What the object has beyond the model, as the protocol's JSON (lowerCamelCase, e.g.
+   * `{ media: { codecs: [...] } }`); `{}` when nothing. Apply keeps it as it is.
+   */
+  unmodelled: Record<string, unknown>;
 }
 
 export interface ServerState {
@@ -110,6 +142,8 @@ export interface DesiredObject<K extends Kind = Kind> {
   id: string;
   previousIds: string[];
   state: StateOf[K];
+  /** The entry's `serverFields`: protocol fields beyond the model, set as given (export writes them). */
+  serverFields: Record<string, unknown>;
 }
 
 export interface DesiredState {
@@ -128,19 +162,20 @@ export function msToSeconds(ms: number | undefined): number {
 export type SecretLookup = (envName: string) => string | undefined;
 
 /**
- * The config as the objects it asks for. `secret` resolves passwordEnv names; a name that is not
- * set is reported through `missing` and resolved as empty, so one run lists all of them.
+ * The config as the objects it asks for. `secret` resolves passwordEnv and pinEnv names; a name
+ * that is not set is reported through `missing` (with where the file names it, e.g.
+ * `dispatchRules.x.pinEnv`) and resolved as empty, so one run lists all of them.
  */
 export function desiredState(
   config: SipConfig,
   secret: SecretLookup,
   missing: (envName: string, where: string) => void = () => undefined,
 ): DesiredState {
-  const password = (auth: { passwordEnv: string } | undefined, where: string) => {
-    if (auth === undefined) return '';
-    const value = secret(auth.passwordEnv);
+  const fromEnv = (envName: string | undefined, where: string) => {
+    if (envName === undefined) return '';
+    const value = secret(envName);
     if (value === undefined || value === '') {
-      missing(auth.passwordEnv, where);
+      missing(envName, where);
       return '';
     }
     return value;
@@ -150,19 +185,22 @@ export function desiredState(
       kind: 'inboundTrunk',
       id,
       previousIds: t.previousIds,
-      state: inboundState(id, t, password(t.auth, `inboundTrunks.${id}.auth`)),
+      state: inboundState(id, t, fromEnv(t.auth?.passwordEnv, `inboundTrunks.${id}.auth`)),
+      serverFields: t.serverFields,
     })),
     outboundTrunks: Object.entries(config.outboundTrunks).map(([id, t]) => ({
       kind: 'outboundTrunk',
       id,
       previousIds: t.previousIds,
-      state: outboundState(id, t, password(t.auth, `outboundTrunks.${id}.auth`)),
+      state: outboundState(id, t, fromEnv(t.auth?.passwordEnv, `outboundTrunks.${id}.auth`)),
+      serverFields: t.serverFields,
     })),
     dispatchRules: Object.entries(config.dispatchRules).map(([id, r]) => ({
       kind: 'dispatchRule',
       id,
       previousIds: r.previousIds,
-      state: ruleState(id, r),
+      state: ruleState(id, r, r.pin ?? fromEnv(r.pinEnv, `dispatchRules.${id}.pinEnv`)),
+      serverFields: r.serverFields,
     })),
   };
 }
@@ -175,11 +213,16 @@ function inboundState(id: string, t: InboundTrunkEntry, password: string): Inbou
     allowedNumbers: t.allowedNumbers,
     authUsername: t.auth?.username ?? '',
     authPassword: password,
+    authRealm: t.auth?.realm ?? '',
+    headers: t.headers,
     headersToAttributes: t.headersToAttributes,
+    attributesToHeaders: t.attributesToHeaders,
     includeHeaders: t.includeHeaders,
     noiseCancellation: t.noiseCancellation,
+    mediaEncryption: t.mediaEncryption,
     ringingTimeoutMs: t.ringingTimeoutMs ?? 0,
     maxCallDurationMs: t.maxCallDurationMs ?? 0,
+    mediaTimeoutMs: t.mediaTimeoutMs ?? 0,
   };
 }
 
@@ -191,31 +234,48 @@ function outboundState(id: string, t: OutboundTrunkEntry, password: string): Out
     numbers: t.numbers,
     authUsername: t.auth?.username ?? '',
     authPassword: password,
+    destinationCountry: t.destinationCountry ?? '',
+    fromHost: t.fromHost ?? '',
     headers: t.headers,
+    headersToAttributes: t.headersToAttributes,
+    attributesToHeaders: t.attributesToHeaders,
+    includeHeaders: t.includeHeaders,
+    mediaEncryption: t.mediaEncryption,
   };
 }
 
-function ruleState(id: string, r: DispatchRuleEntry): DispatchRuleState {
+/** Agent metadata as the server stores it: a string as given, an object as JSON. */
+export function agentMetadataText(metadata: string | Record<string, unknown> | undefined): string {
+  return metadata === undefined
+    ? ''
+    : typeof metadata === 'string'
+      ? metadata
+      : JSON.stringify(metadata);
+}
+
+function ruleState(id: string, r: DispatchRuleEntry, pin: string): DispatchRuleState {
   return {
     name: r.name ?? id,
     type: r.type,
     roomPrefix: r.roomPrefix ?? '',
     roomName: r.roomName ?? '',
     randomize: r.randomize ?? false,
-    pin: r.pin ?? '',
+    pin,
     trunks: r.trunks,
     calledNumbers: r.calledNumbers,
     callerNumbers: r.callerNumbers,
     attributes: r.attributes,
     hidePhoneNumber: r.hidePhoneNumber,
+    noiseCancellation: r.noiseCancellation,
+    mediaEncryption: r.mediaEncryption,
+    roomEmptyTimeoutMs: r.room?.emptyTimeoutMs ?? 0,
+    roomDepartureTimeoutMs: r.room?.departureTimeoutMs ?? 0,
+    roomMaxParticipants: r.room?.maxParticipants ?? 0,
+    roomMetadata: agentMetadataText(r.room?.metadata),
     agents: r.agents.map((a) => ({
       name: a.name,
-      metadata:
-        a.metadata === undefined
-          ? ''
-          : typeof a.metadata === 'string'
-            ? a.metadata
-            : JSON.stringify(a.metadata),
+      metadata: agentMetadataText(a.metadata),
+      attributes: a.attributes,
     })),
   };
 }

@@ -9,6 +9,8 @@ import {
   type ServerState,
   type StateOf,
 } from './model.js';
+import { deepMerge, fieldNames } from './protocol-fields.js';
+import { normalizeNumber } from './validate.js';
 
 /**
  * The plan is plain data computed from the desired objects and what the server has: what to
@@ -44,16 +46,32 @@ export type Change =
       id: string | undefined;
       name: string;
       serverId: string;
+      /**
+       * Set when this deletion must run before the creates and updates: it holds a number (or a
+       * rule's match) that one of them takes over. Other deletions run after them, so a failed
+       * create never leaves a number without its object.
+       */
+      before?: string;
     };
 
 export interface Plan {
   /** Creates and updates, in the order apply runs them: inbound trunks, outbound trunks, rules. */
   upserts: Change[];
-  /** What prune deletes: managed objects no longer in the config (and, if asked, unmarked ones). */
-  deletions: Change[];
+  /**
+   * What prune deletes: managed objects no longer in the config (and, if asked, unmarked ones);
+   * those with `before` first, then the rest after the upserts (rules before trunks in each).
+   */
+  deletions: Extract<Change, { action: 'delete' }>[];
   unchanged: { kind: Kind; id: string; serverId: string }[];
   /** Objects without a marker that the plan leaves alone. */
   unmanaged: { kind: Kind; serverId: string; name: string }[];
+  /**
+   * Config entries whose server object has fields the config does not describe (set in the
+   * console, with `lk`, or by a newer server): apply keeps them; export writes them as serverFields.
+   */
+  undescribed: { kind: Kind; id: string; serverId: string; fields: string[] }[];
+  /** How many objects prune would delete out of how many it could (managed, or all if asked). */
+  deletable: number;
   notes: string[];
   /** Server IDs of trunks that exist already, by config id (rules refer to trunks by config id). */
   trunkServerIds: Record<string, string>;
@@ -80,6 +98,8 @@ export function planSipConfig(
     deletions: [],
     unchanged: [],
     unmanaged: [],
+    undescribed: [],
+    deletable: 0,
     notes: [],
     trunkServerIds: {},
     desired: {},
@@ -105,11 +125,84 @@ export function planSipConfig(
     state: { ...r.state, trunks: r.state.trunks.map((id) => trunkIdToEntry.get(id) ?? id) },
   }));
   planKind(desired.dispatchRules, rulesAsEntries, plan, options);
-  plan.deletions.sort((a, b) => deleteOrder(a.kind) - deleteOrder(b.kind));
+  orderDeletions(plan, server, rulesAsEntries);
   return plan;
 }
 
 const deleteOrder = (kind: Kind) => (kind === 'dispatchRule' ? 0 : 1);
+
+/** Any of a and b in common; an empty list means "any" when `wildcard`. */
+function overlaps(a: readonly string[], b: readonly string[], wildcard: boolean): boolean {
+  if (a.length === 0 || b.length === 0) return wildcard || (a.length === 0 && b.length === 0);
+  const set = new Set(a.map(normalizeNumber));
+  return b.some((x) => set.has(normalizeNumber(x)));
+}
+
+const sameTrunks = (a: readonly string[], b: readonly string[]) =>
+  a.length === 0 || b.length === 0 || a.some((t) => b.includes(t));
+
+/**
+ * Marks the deletions that must come first: a trunk holding a number (for the same callers) that
+ * a created or updated trunk takes, a rule matching what a created or updated rule matches, and
+ * the rules of a trunk deleted first. Then sorts: first ones, rules before trunks.
+ */
+function orderDeletions(
+  plan: Plan,
+  server: ServerState,
+  rulesAsEntries: ServerObject<'dispatchRule'>[],
+): void {
+  const stateOf = new Map<string, StateOf[Kind]>(
+    [...server.inboundTrunks, ...server.outboundTrunks, ...rulesAsEntries].map((o) => [
+      o.serverId,
+      o.state,
+    ]),
+  );
+  const upserted = plan.upserts.flatMap((c) => {
+    const want = c.action === 'delete' ? undefined : plan.desired[desiredKey(c.kind, c.id)];
+    return want === undefined ? [] : [want];
+  });
+  for (const d of plan.deletions) {
+    const gone = stateOf.get(d.serverId);
+    if (gone === undefined) continue;
+    for (const want of upserted) {
+      if (want.kind !== d.kind || d.before !== undefined) continue;
+      if (want.kind === 'inboundTrunk') {
+        const a = gone as StateOf['inboundTrunk'];
+        const b = want.state as StateOf['inboundTrunk'];
+        if (
+          overlaps(a.numbers, b.numbers, false) &&
+          overlaps(a.allowedNumbers, b.allowedNumbers, true)
+        )
+          d.before = `it holds a number inbound trunk ${want.id} takes`;
+      } else if (want.kind === 'dispatchRule') {
+        const a = gone as StateOf['dispatchRule'];
+        const b = want.state as StateOf['dispatchRule'];
+        if (
+          sameTrunks(a.trunks, b.trunks) &&
+          overlaps(a.calledNumbers, b.calledNumbers, true) &&
+          overlaps(a.callerNumbers, b.callerNumbers, true) &&
+          a.pin === b.pin
+        )
+          d.before = `it matches the calls dispatch rule ${want.id} takes`;
+      }
+    }
+  }
+  // A trunk deleted first takes the rules that name it (and are deleted too) with it.
+  for (const t of plan.deletions) {
+    if (t.kind !== 'inboundTrunk' || t.before === undefined) continue;
+    const entry = server.inboundTrunks.find((o) => o.serverId === t.serverId);
+    const names = [t.serverId, entry?.marker?.id, `${entry?.marker?.id} (not in config)`];
+    for (const r of plan.deletions) {
+      if (r.kind !== 'dispatchRule' || r.before !== undefined) continue;
+      const rule = stateOf.get(r.serverId) as StateOf['dispatchRule'] | undefined;
+      if (rule?.trunks.some((x) => names.includes(x)) === true)
+        r.before = `it names inbound trunk ${t.id ?? t.serverId}, deleted first`;
+    }
+  }
+  const rank = (c: Plan['deletions'][number]) =>
+    (c.before === undefined ? 2 : 0) + deleteOrder(c.kind);
+  plan.deletions.sort((a, b) => rank(a) - rank(b));
+}
 
 function planKind<K extends Kind>(
   desired: DesiredObject<K>[],
@@ -153,13 +246,44 @@ function planKind<K extends Kind>(
         kind: want.kind,
         id: want.id,
         name: want.state.name,
-        fields: diffFields(undefined, want.state, undefined),
+        fields: [
+          ...diffFields(undefined, want.state, undefined),
+          ...(Object.keys(want.serverFields).length === 0
+            ? []
+            : [
+                {
+                  field: 'serverFields',
+                  before: undefined,
+                  after: want.serverFields,
+                  secret: false,
+                },
+              ]),
+        ],
       });
       continue;
     }
     used.add(found);
     matched.set(want.id, found);
     const fields = diffFields(found.state, want.state, found.marker);
+    const withServerFields = deepMerge(found.unmodelled, want.serverFields);
+    if (canonical(withServerFields) !== canonical(found.unmodelled))
+      fields.push({
+        field: 'serverFields',
+        before: found.unmodelled,
+        after: withServerFields,
+        secret: false,
+      });
+    const described = new Set(fieldNames(want.serverFields));
+    const undescribed = fieldNames(found.unmodelled)
+      .filter((f) => !described.has(f))
+      .sort();
+    if (undescribed.length > 0)
+      plan.undescribed.push({
+        kind: want.kind,
+        id: want.id,
+        serverId: found.serverId,
+        fields: undescribed,
+      });
     if (fields.length === 0 && retag === undefined && !secretHashStale(found.marker, want.state)) {
       plan.unchanged.push({ kind: want.kind, id: want.id, serverId: found.serverId });
       continue;
@@ -175,6 +299,7 @@ function planKind<K extends Kind>(
     });
   }
   for (const obj of server) {
+    if (obj.marker !== undefined || options.includeUnmanaged === true) plan.deletable += 1;
     if (used.has(obj)) continue;
     if (obj.marker !== undefined || options.includeUnmanaged === true) {
       plan.deletions.push({
@@ -254,6 +379,20 @@ function canonical(v: unknown): string {
     return x;
   };
   return JSON.stringify(sortSets(v ?? null));
+}
+
+/**
+ * Why prune (or apply --prune) should not run this plan without --confirm-destroy: it deletes every
+ * object it could, or half of them or more (two or more), as an empty or truncated file would.
+ */
+export function destructiveReason(plan: Plan): string | undefined {
+  const n = plan.deletions.length;
+  if (n === 0) return undefined;
+  if (n === plan.deletable)
+    return `it would delete all ${n} object(s) sip-dispatch could delete on this server`;
+  if (n >= 2 && n * 2 >= plan.deletable)
+    return `it would delete ${n} of the ${plan.deletable} object(s) sip-dispatch could delete on this server`;
+  return undefined;
 }
 
 export function planHasChanges(plan: Plan): boolean {

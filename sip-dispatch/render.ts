@@ -1,6 +1,12 @@
 import { styleText } from 'node:util';
 import type { AppliedChange } from './apply.js';
-import { describeKind, type Change, type FieldChange, type Plan } from './plan.js';
+import {
+  describeKind,
+  destructiveReason,
+  type Change,
+  type FieldChange,
+  type Plan,
+} from './plan.js';
 import { formatProblem, type Problem } from './problems.js';
 
 /**
@@ -62,7 +68,13 @@ export function renderChange(c: Change, s: Style, prefix = ''): string[] {
       ];
     }
     case 'delete':
-      return [paint(s, 'red', `  - ${prefix}delete ${what} (${c.serverId})`)];
+      return [
+        paint(
+          s,
+          'red',
+          `  - ${prefix}delete ${what} (${c.serverId})${c.before === undefined ? '' : ` (before the creates: ${c.before})`}`,
+        ),
+      ];
   }
 }
 
@@ -86,7 +98,18 @@ export function renderPlan(plan: Plan, s: Style, header: string): string {
         `  · ${plan.unmanaged.length} object(s) not created by sip-dispatch, left alone: ${plan.unmanaged.map((u) => u.serverId).join(', ')}`,
       ),
     );
+  for (const u of plan.undescribed)
+    lines.push(
+      paint(
+        s,
+        'cyan',
+        `  note: ${describeKind(u.kind)} ${u.id} (${u.serverId}) has fields the config does not describe, kept as they are by apply: ${u.fields.join(', ')} (export writes them as serverFields)`,
+      ),
+    );
   for (const n of plan.notes) lines.push(paint(s, 'cyan', `  note: ${n}`));
+  const destructive = destructiveReason(plan);
+  if (destructive !== undefined)
+    lines.push(paint(s, 'yellow', `  note: prune would need --confirm-destroy: ${destructive}`));
   const count = (a: Change['action']) => plan.upserts.filter((c) => c.action === a).length;
   lines.push(
     plan.upserts.length + plan.deletions.length === 0
@@ -103,7 +126,11 @@ export function planJson(plan: Plan): object {
     deletions: plan.deletions,
     unchanged: plan.unchanged,
     unmanaged: plan.unmanaged,
+    undescribed: plan.undescribed,
     notes: plan.notes,
+    ...(destructiveReason(plan) === undefined
+      ? {}
+      : { pruneNeedsConfirmation: destructiveReason(plan) }),
   };
 }
 
@@ -120,6 +147,10 @@ export function renderApplied(applied: AppliedChange[], s: Style, verb: string):
 
 export function appliedJson(applied: AppliedChange[]): object[] {
   return applied.map((a) => ({ ...maskChange(a.change), serverId: a.serverId }));
+}
+
+export function renderWarnings(warnings: readonly Problem[], s: Style): string {
+  return warnings.map((w) => paint(s, 'yellow', `warning: ${formatProblem(w)}`)).join('\n');
 }
 
 export function renderProblems(problems: readonly Problem[], s: Style): string {

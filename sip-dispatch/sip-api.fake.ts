@@ -5,17 +5,32 @@ import {
   type ServerState,
   type StateOf,
 } from './model.js';
+import { deepMerge } from './protocol-fields.js';
 import type { SipApi } from './sip-api.js';
 
-/** An in-memory server for unit tests: objects, IDs and a log of the calls made. */
+type Fields = Record<string, unknown>;
+
+/**
+ * An in-memory server for unit tests: objects, IDs and a log of the calls made. Each object has
+ * fields beyond the model (`unmodelled`, seeded by a test as a console or `lk` would set them);
+ * update keeps them, as the real adapter's read-modify-write does.
+ */
 export class FakeSipApi implements SipApi {
   readonly calls: string[] = [];
-  private readonly objects = new Map<string, { kind: Kind; state: unknown; metadata: string }>();
+  private readonly objects = new Map<
+    string,
+    { kind: Kind; state: unknown; metadata: string; unmodelled: Fields }
+  >();
   private next = 1;
 
-  seed<K extends Kind>(kind: K, state: StateOf[K], metadata = ''): string {
+  seed<K extends Kind>(kind: K, state: StateOf[K], metadata = '', unmodelled: Fields = {}): string {
     const id = `${kind === 'dispatchRule' ? 'SDR' : 'ST'}_${this.next++}`;
-    this.objects.set(id, { kind, state: structuredClone(state), metadata });
+    this.objects.set(id, {
+      kind,
+      state: structuredClone(state),
+      metadata,
+      unmodelled: structuredClone(unmodelled),
+    });
     return id;
   }
 
@@ -27,6 +42,7 @@ export class FakeSipApi implements SipApi {
         serverId,
         ...(marker === undefined ? {} : { marker }),
         state: structuredClone(o.state),
+        unmodelled: structuredClone(o.unmodelled),
       } as ServerObject;
     });
     const of = <K extends Kind>(k: K) => all.filter((o) => o.kind === k) as ServerObject<K>[];
@@ -37,9 +53,14 @@ export class FakeSipApi implements SipApi {
     });
   }
 
-  create<K extends Kind>(kind: K, state: StateOf[K], metadata: string): Promise<string> {
+  create<K extends Kind>(
+    kind: K,
+    state: StateOf[K],
+    metadata: string,
+    serverFields: Fields = {},
+  ): Promise<string> {
     this.calls.push(`create ${kind} ${state.name}`);
-    return Promise.resolve(this.seed(kind, state, metadata));
+    return Promise.resolve(this.seed(kind, state, metadata, serverFields));
   }
 
   update<K extends Kind>(
@@ -47,10 +68,17 @@ export class FakeSipApi implements SipApi {
     serverId: string,
     state: StateOf[K],
     metadata: string,
+    serverFields: Fields = {},
   ): Promise<void> {
     this.calls.push(`update ${kind} ${serverId}`);
-    if (!this.objects.has(serverId)) return Promise.reject(new Error(`${serverId} not found`));
-    this.objects.set(serverId, { kind, state: structuredClone(state), metadata });
+    const current = this.objects.get(serverId);
+    if (current === undefined) return Promise.reject(new Error(`${serverId} not found`));
+    this.objects.set(serverId, {
+      kind,
+      state: structuredClone(state),
+      metadata,
+      unmodelled: deepMerge(current.unmodelled, structuredClone(serverFields)) as Fields,
+    });
     return Promise.resolve();
   }
 
@@ -73,13 +101,13 @@ export function failingAt(api: SipApi, failAt: number): SipApi {
   };
   return {
     read: () => api.read(),
-    create: async (kind, state, metadata) => {
+    create: async (kind, state, metadata, serverFields) => {
       tick();
-      return api.create(kind, state, metadata);
+      return api.create(kind, state, metadata, serverFields);
     },
-    update: async (kind, serverId, state, metadata) => {
+    update: async (kind, serverId, state, metadata, serverFields) => {
       tick();
-      return api.update(kind, serverId, state, metadata);
+      return api.update(kind, serverId, state, metadata, serverFields);
     },
     delete: async (kind, serverId) => {
       tick();

@@ -6,15 +6,28 @@ import type { Kind, ServerState, StateOf } from './model.js';
  * tests is sip-api.fake.ts.
  */
 export interface SipApi {
+  /** Every object, each with its modelled state and the fields beyond the model (`unmodelled`). */
   read(): Promise<ServerState>;
-  /** Creates the object with its full state and metadata in one call; returns its server ID. */
-  create<K extends Kind>(kind: K, state: StateOf[K], metadata: string): Promise<string>;
-  /** Replaces the object's state and metadata in place (its ID stays). */
+  /**
+   * Creates the object with its full state, metadata and serverFields (protocol fields beyond the
+   * model) in one call; returns its server ID.
+   */
+  create<K extends Kind>(
+    kind: K,
+    state: StateOf[K],
+    metadata: string,
+    serverFields?: Record<string, unknown>,
+  ): Promise<string>;
+  /**
+   * Read-modify-write in place (its ID stays): the object as the server has it now, with the
+   * modelled fields and metadata replaced and serverFields merged in. Every other field is kept.
+   */
   update<K extends Kind>(
     kind: K,
     serverId: string,
     state: StateOf[K],
     metadata: string,
+    serverFields?: Record<string, unknown>,
   ): Promise<void>;
   delete(kind: Kind, serverId: string): Promise<void>;
 }

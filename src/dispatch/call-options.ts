@@ -45,12 +45,64 @@ export function parseCallOptions(metadata: string | undefined): CallOptionsResul
     : { ok: false, error: `agent metadata is invalid: ${z.prettifyError(parsed.error)}` };
 }
 
+/** One problem in a line's call options: where in the options (e.g. ['transfer', 'human']) and what. */
+export interface CallOptionsIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+const KNOWN_OPTIONS = Object.keys(CallOptionsSchema.shape);
+
+/**
+ * Every problem in dispatch metadata (JSON text, or the object sip-dispatch sends as JSON), each
+ * at its path: what `sip-dispatch validate` reports for a rule's agent metadata, so a typo such as
+ * `maxCallDurationMS` is caught before a call, not ignored during one.
+ */
+export function callOptionsIssues(metadata: unknown): CallOptionsIssue[] {
+  if (metadata === undefined) return [];
+  let json: unknown = metadata;
+  if (typeof metadata === 'string') {
+    if (metadata.trim() === '') return [];
+    try {
+      json = JSON.parse(metadata) as unknown;
+    } catch {
+      return [
+        {
+          path: [],
+          message:
+            'agent metadata is not JSON; expected the call options, e.g. {"maxCallDurationMs": 600000}',
+        },
+      ];
+    }
+  }
+  const parsed = CallOptionsSchema.safeParse(json);
+  if (parsed.success) return [];
+  return parsed.error.issues.flatMap((issue): CallOptionsIssue[] => {
+    const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+    if (issue.code !== 'unrecognized_keys') return [{ path, message: issue.message }];
+    return issue.keys.map((key) => {
+      const near =
+        path.length === 0
+          ? KNOWN_OPTIONS.find((k) => k.toLowerCase() === key.toLowerCase())
+          : undefined;
+      return {
+        path: [...path, key],
+        message: `"${key}" is not a call option${near === undefined ? '' : `; did you mean "${near}"?`}${path.length === 0 ? ` (the options are ${KNOWN_OPTIONS.join(', ')})` : ''}`,
+      };
+    });
+  });
+}
+
 export type ResolvedCallOptions =
   { ok: true; options: CallOptions } | { ok: false; error: string; options: CallOptions };
 
 /**
  * The options of one call: the agent's per-line defaults, overridden field by field by the
- * dispatch metadata. Invalid metadata leaves the defaults in force and says why.
+ * dispatch metadata. Invalid metadata is `ok: false` with why; a call must then fail closed (not
+ * run with the defaults, which may lack the line's time limit or transfer restrictions), logging
+ * the error with the caller's trunk and dispatch rule (`Caller.trunkId`, `Caller.dispatchRuleId`) so
+ * the operator finds the line. `options` is the defaults,
+ * for what the refusal itself needs (e.g. the goodbye).
  */
 export function resolveCallOptions(
   defaults: CallOptions,

@@ -66,11 +66,11 @@ let dir: string;
 let silence: string;
 let fileNo = 0;
 
-async function sip(command: string, cfg: object): Promise<string> {
+async function sip(command: string, cfg: object, flags: string[] = []): Promise<string> {
   const file = join(dir, `calls-${fileNo++}.yaml`);
   await writeFile(file, stringify(cfg));
   const out: string[] = [];
-  const code = await runSipCommand([command, '--config', file], {
+  const code = await runSipCommand([command, ...flags, '--config', file], {
     out: (t) => out.push(t),
     err: (t) => out.push(t),
     color: false,
@@ -142,7 +142,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await sip('prune', {});
+  await sip('prune', {}, ['--confirm-destroy']);
   const left = await api.read();
   expect([...left.inboundTrunks, ...left.dispatchRules].filter((o) => o.marker)).toEqual([]);
 });

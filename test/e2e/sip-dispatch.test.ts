@@ -128,7 +128,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await sip(['prune'], {});
+  await sip(['prune', '--confirm-destroy'], {});
   expect((await serverObjects()).filter((o) => o.id !== undefined)).toEqual([]);
 });
 
@@ -329,6 +329,29 @@ describe('sip-dispatch on the local server', () => {
       },
       /calls to \+15550164 on trunk "a" match no dispatch rule/,
     ],
+    [
+      'an impossible CIDR',
+      {
+        inboundTrunks: { a: { numbers: ['+15550164'], allowedAddresses: ['10.0.0.0/33'] } },
+        dispatchRules: { r: { type: 'individual', trunks: ['a'] } },
+      },
+      /inboundTrunks\.a\.allowedAddresses\[0\]: "10\.0\.0\.0\/33" has prefix length \/33/,
+    ],
+    [
+      'a typo in the agent options',
+      {
+        inboundTrunks: { a: { numbers: ['+15550164'] } },
+        dispatchRules: {
+          r: {
+            type: 'individual',
+            trunks: ['a'],
+            agents: [{ name: 'switchboard', metadata: { maxCallDurationMS: 60_000 } }],
+          },
+        },
+      },
+      /dispatchRules\.r\.agents\[0\]\.metadata\.maxCallDurationMS: .*did you mean "maxCallDurationMs"/,
+    ],
+    ['an empty file', {}, /no trunks and no dispatch rules/],
   ])('rejects %s with its message and applies nothing', async (_what, config, message) => {
     const before = await serverObjects();
     const r = await sip(['apply'], config);
@@ -363,7 +386,16 @@ describe('sip-dispatch on the local server', () => {
   });
 
   it('a failure injected midway reports exactly what was applied; a re-run converges', async () => {
-    expect((await sip(['prune'], {})).code).toBe(EXIT.ok);
+    const unconfirmed = await sip(['prune'], {});
+    expect(unconfirmed.code).toBe(EXIT.invalid);
+    expect(unconfirmed.err).toMatch(/no trunks and no dispatch rules/);
+    expect((await serverObjects()).map((o) => o.id).sort()).toEqual([
+      'carrier',
+      'office',
+      'sales',
+      'support',
+    ]);
+    expect((await sip(['prune', '--confirm-destroy'], {})).code).toBe(EXIT.ok);
     expect(await serverObjects()).toEqual([]);
     // Third change fails: the two trunks exist, the rules do not.
     const failed = await sip(['apply', '--json'], CONFIG, { api: failingAt(api, 3) });

@@ -58,7 +58,7 @@ describe('sip-dispatch production environment (sip-dispatch/switchboard.yaml)', 
     expect(plain.out).toContain('(environment production) is valid.');
     const json = await run(['validate', '--env', 'production', '--json']);
     expect(json.code).toBe(EXIT.ok);
-    expect(JSON.parse(json.out)).toEqual({ valid: true, problems: [] });
+    expect(JSON.parse(json.out)).toEqual({ valid: true, problems: [], warnings: [] });
   });
 
   it('replaces the demo line with the carrier trunks and the rule for the production number', async () => {
@@ -168,6 +168,8 @@ describe('sip-dispatch production environment (sip-dispatch/switchboard.yaml)', 
     expect(config.inboundTrunks.demo?.allowedAddresses).toEqual([]);
     expect(config.outboundTrunks).toEqual({});
     expect(Object.keys(config.dispatchRules)).toEqual(['demo']);
-    expect(config.dispatchRules.demo?.agents).toEqual([{ name: 'switchboard' }]);
+    expect(config.dispatchRules.demo?.agents).toEqual([{ name: 'switchboard', attributes: {} }]);
+    // The demo trunk is open to any source on purpose (the stack's network is its own).
+    expect(config.inboundTrunks.demo?.allowAnySource).toBe(true);
   });
 });

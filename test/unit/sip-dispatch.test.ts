@@ -259,7 +259,10 @@ describe('sip-dispatch environments', () => {
     ['production', ['main', 'extra'], ['+15551230000']],
     ['bare', [], undefined],
   ])('%s: trunks %j, main numbers %j', (env, trunks, numbers) => {
-    const { config, problems } = check(file, env);
+    // "bare" drops every entry: only valid when an empty config is confirmed.
+    const { config, problems } = checkSipConfigText(text(file), 'sip.yaml', env, {
+      allowEmpty: true,
+    });
     expect(problems).toEqual([]);
     expect(Object.keys(config!.inboundTrunks)).toEqual(trunks);
     expect(config!.inboundTrunks.main?.numbers).toEqual(numbers);
@@ -460,11 +463,16 @@ describe('sip-dispatch protocol mapping', () => {
     allowedNumbers: ['+1666'],
     authUsername: 'u',
     authPassword: 'p',
+    authRealm: 'office.example',
+    headers: { 'X-Reply': 'r' },
     headersToAttributes: { 'X-A': 'a' },
+    attributesToHeaders: { tier: 'X-Tier' },
     includeHeaders: 'x-headers' as const,
     noiseCancellation: true,
+    mediaEncryption: 'allow' as const,
     ringingTimeoutMs: 20_000,
     maxCallDurationMs: 600_000,
+    mediaTimeoutMs: 15_000,
   };
   const outbound = {
     name: 'out',
@@ -473,7 +481,13 @@ describe('sip-dispatch protocol mapping', () => {
     numbers: ['+1555'],
     authUsername: 'u',
     authPassword: 'p',
+    destinationCountry: 'US',
+    fromHost: 'calls.example.com',
     headers: { 'X-B': 'b' },
+    headersToAttributes: { 'X-C': 'c' },
+    attributesToHeaders: { d: 'X-D' },
+    includeHeaders: 'all' as const,
+    mediaEncryption: 'require' as const,
   };
   const rule = (type: 'individual' | 'direct' | 'callee') => ({
     name: 'r',
@@ -487,7 +501,13 @@ describe('sip-dispatch protocol mapping', () => {
     callerNumbers: ['+1666'],
     attributes: { a: 'b' },
     hidePhoneNumber: true,
-    agents: [{ name: 'switchboard', metadata: '{"x":1}' }],
+    noiseCancellation: true,
+    mediaEncryption: 'allow' as const,
+    roomEmptyTimeoutMs: 30_000,
+    roomDepartureTimeoutMs: 10_000,
+    roomMaxParticipants: 4,
+    roomMetadata: '{"line":"r"}',
+    agents: [{ name: 'switchboard', metadata: '{"x":1}', attributes: { role: 'agent' } }],
   });
   it.each([
     [
@@ -507,12 +527,12 @@ describe('sip-dispatch protocol mapping', () => {
           SIPInboundTrunkInfo.fromJson(
             toJson(
               'inboundTrunk',
-              { ...inbound, ringingTimeoutMs: 0, maxCallDurationMs: 0 },
+              { ...inbound, ringingTimeoutMs: 0, maxCallDurationMs: 0, mediaTimeoutMs: 0 },
               'm',
             ) as never,
           ).toJson() as never,
         ),
-      { ...inbound, ringingTimeoutMs: 0, maxCallDurationMs: 0 },
+      { ...inbound, ringingTimeoutMs: 0, maxCallDurationMs: 0, mediaTimeoutMs: 0 },
     ],
     [
       'outbound trunk',
