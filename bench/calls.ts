@@ -205,7 +205,14 @@ async function main(): Promise<void> {
     process.execPath,
     ['--import', 'tsx', 'web/server.ts', '--host', '127.0.0.1', '--port', String(WEB_PORT)],
     {
-      env: { ...process.env, WEB_AGENTS: agents.map((a) => a.agentName).join(',') },
+      env: {
+        ...process.env,
+        WEB_AGENTS: agents.map((a) => a.agentName).join(','),
+        // One address asks for every browser call of the run: above the demo's rate limits.
+        WEB_TOKEN_RATE_PER_ADDRESS_PER_MINUTE: '1000',
+        WEB_TOKEN_RATE_PER_USER_PER_MINUTE: '1000',
+        WEB_MAX_CALLS_PER_USER: '50',
+      },
       stdio: 'ignore',
     },
   );

@@ -51,8 +51,19 @@ export {
 // Browser callers: tokens for your own token endpoint.
 export {
   createParticipantToken,
+  loadAuthorizer,
+  openAccess,
+  TokenEndpoint,
+  type AuthorizationResult,
   type ParticipantToken,
   type ParticipantTokenRequest,
+  type TokenAuthorizer,
+  type TokenEndpointOptions,
+  type TokenHttpRequest,
+  type TokenHttpResponse,
+  type TokenRefusal,
+  type TokenRefusalCode,
+  type TokenRequestContext,
 } from './tokens/index.js';
 
 // Configuration (from the environment) and errors.

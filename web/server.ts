@@ -3,7 +3,10 @@
  * request/response shape of livekit-client's `TokenSource.endpoint` (snake_case JSON), so any
  * LiveKit client SDK can use it. The room and the identity are always chosen here, never by the
  * browser, so a caller cannot join another caller's room; the agent is one of WEB_AGENTS (the
- * first unless the request asks for another on that list).
+ * first unless the request asks for another on that list). Who may ask, how often and for how
+ * many calls at once is decided by the library's TokenEndpoint (src/tokens/token-endpoint.ts):
+ * the authorisation hook of WEB_AUTH_MODULE (unset: open to anyone, and the log says so), the
+ * Origin allow-list, rate limits per address and per user, and a cap on each user's calls.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -11,29 +14,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { z } from 'zod';
-import { createParticipantToken, isSwitchboardError, loadConfig } from '../src/index.js';
+import { isSwitchboardError, loadConfig } from '../src/index.js';
+import { loadAuthorizer, openAccess, TokenEndpoint } from '../src/tokens/index.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-/** Unit: seconds. Long enough to join; the session outlives the token once connected. */
-const TOKEN_TTL_SECONDS = 600;
 const MAX_BODY_BYTES = 64 * 1024;
-
-const TokenRequest = z
-  .object({
-    participant_name: z.string().max(64).optional(),
-    // livekit-client's TokenSource sends the agent it asks for here (`agentName` option).
-    room_config: z
-      .object({
-        agents: z
-          .array(z.object({ agent_name: z.string().max(64).optional() }).loose())
-          .max(1)
-          .optional(),
-      })
-      .loose()
-      .optional(),
-  })
-  .loose();
 
 async function bundleClient(): Promise<string> {
   const result = await build({
@@ -63,6 +48,31 @@ async function main(): Promise<void> {
     readFile(join(HERE, 'index.html'), 'utf8'),
     bundleClient(),
   ]);
+  const web = config.web;
+  const authorize =
+    web.authModule === undefined ? openAccess : await loadAuthorizer(web.authModule);
+  const limits = {
+    tokenTtlSeconds: web.tokenTtlSeconds,
+    ratePerAddressPerMinute: web.tokenRatePerAddressPerMinute,
+    ratePerUserPerMinute: web.tokenRatePerUserPerMinute,
+    maxCallsPerUser: web.maxCallsPerUser,
+  };
+  const endpoint = new TokenEndpoint({
+    livekit: config.livekit,
+    agents: config.webAgents,
+    authorize,
+    ...(web.allowedOrigins === undefined ? {} : { allowedOrigins: web.allowedOrigins }),
+    ...limits,
+  });
+  const origins = web.allowedOrigins?.join(', ') ?? 'the page itself';
+  if (web.authModule === undefined)
+    console.log(
+      `token endpoint OPEN: anyone who reaches it gets a token (no authorisation; set WEB_AUTH_MODULE to require it); origins: ${origins}; limits: ${JSON.stringify(limits)}`,
+    );
+  else
+    console.log(
+      `token endpoint authorised by ${web.authModule}; origins: ${origins}; limits: ${JSON.stringify(limits)}`,
+    );
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((err: unknown) => {
@@ -82,37 +92,19 @@ async function main(): Promise<void> {
       res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(client);
     } else if (req.method === 'GET' && path === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    } else if (req.method === 'POST' && path === '/api/token') {
-      const body = TokenRequest.safeParse(await readJson(req));
-      if (!body.success) {
-        res
-          .writeHead(400, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ error: `invalid token request: ${z.prettifyError(body.error)}` }));
-        return;
-      }
-      // The server picks the agent: the one asked for only if it is on its list.
-      const asked = body.data.room_config?.agents?.[0]?.agent_name;
-      const agentName = asked ?? config.webAgents[0];
-      if (!config.webAgents.includes(agentName)) {
-        res.writeHead(403, { 'content-type': 'application/json' }).end(
-          JSON.stringify({
-            error: `agent "${agentName}" is not offered here; ask for one of ${config.webAgents.join(', ')} (WEB_AGENTS)`,
-          }),
-        );
-        return;
-      }
-      const token = await createParticipantToken({
-        apiKey: config.livekit.apiKey,
-        apiSecret: config.livekit.apiSecret,
-        agentName,
-        ttlSeconds: TOKEN_TTL_SECONDS,
-        ...(body.data.participant_name === undefined
-          ? {}
-          : { displayName: body.data.participant_name }),
+    } else if (path === '/api/token') {
+      const reply = await endpoint.handle({
+        method: req.method ?? 'GET',
+        address: req.socket.remoteAddress ?? 'unknown',
+        headers: req.headers,
+        ...(req.method === 'POST' ? { body: await readJson(req) } : {}),
       });
       res
-        .writeHead(201, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ server_url: config.livekit.url, participant_token: token.token }));
+        .writeHead(reply.status, {
+          ...reply.headers,
+          ...(reply.body === undefined ? {} : { 'content-type': 'application/json' }),
+        })
+        .end(reply.body === undefined ? undefined : JSON.stringify(reply.body));
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
     }

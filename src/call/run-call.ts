@@ -27,9 +27,11 @@ import { TransferDesk, type TransferToolResult } from '../transfer/index.js';
 import { resolveTurnTaking, sessionTurnOptions, type TurnTaking } from '../turns/index.js';
 import { brandCall, type Call, type CollectDigitsRequest } from './call.js';
 import { greetingText, toolsFor, type CallAgentDefinition, type CallModels } from './definition.js';
+import { hangUp, livekitHangUpPort } from './hang-up.js';
 import { preparedProcess } from './prewarm.js';
 import { recordSession } from './session-record.js';
 import { SilenceWatch } from './silence-watch.js';
+import { CHAT_TOPIC, readBoundedText, textInputOf } from './text-input.js';
 import { guardTools } from './tool-guard.js';
 
 /**
@@ -81,7 +83,6 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     def.defaults ?? {},
     ctx.job.agentName === rt.agentName ? ctx.job.metadata : undefined,
   );
-  if (!resolved.ok) logger.error({ problem: resolved.error }, 'ignoring invalid dispatch metadata');
   const options = resolved.options;
 
   await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
@@ -97,9 +98,15 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
   const published = voiceOut.start(publishing.signal).catch((err: unknown) => {
     logger.error({ err }, 'could not publish the agent audio track');
   });
+  // start() waits for a subscriber without heeding the signal (agents 1.9.0): a caller who never
+  // subscribes (a script) would hold the job, and its seat, for the framework's 60 s shutdown
+  // limit after hanging up. Shutdown stops waiting for it.
+  const stoppedPublishing = new Promise<void>((resolve) =>
+    publishing.signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
   ctx.addShutdownCallback(async () => {
     publishing.abort();
-    await published;
+    await Promise.race([published, stoppedPublishing]);
     await voiceOut.close();
   });
   const participant = await ctx.waitForParticipant();
@@ -122,6 +129,43 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     await rt.records.write(record);
     callLog.info({ outcome: record.outcome }, 'call record written');
   });
+
+  /**
+   * Ends the call for sure (the room deleted, else the caller removed: livekit-sip sends BYE),
+   * then the job. The framework's `ctx.deleteRoom()` only logs a failure, leaving the line open.
+   */
+  const endRoom = async (reason: string) => {
+    const result = await hangUp(livekitHangUpPort(config.livekit), {
+      room: ctx.room.name ?? '',
+      callerIdentity: live.current.identity,
+    });
+    if (result === 'failed')
+      callLog.error({ reason }, 'could not hang up: the room and the caller could not be removed');
+    ctx.shutdown(reason);
+  };
+
+  // Fail closed: a line whose options do not validate would run without its time limit or its
+  // transfer restrictions. The caller hears the apology; the log names the line.
+  if (!resolved.ok) {
+    const caller = live.current;
+    callLog.error(
+      {
+        problem: resolved.error,
+        ...(caller.channel === 'phone'
+          ? { trunkId: caller.trunkId, dispatchRuleId: caller.dispatchRuleId }
+          : {}),
+      },
+      "refusing the call: this line's dispatch metadata is invalid (npm run sip -- validate names the field)",
+    );
+    tracker.ended('failed', "the line's dispatch metadata is invalid");
+    const apology = preparedProcess(ctx.proc).apology;
+    if (apology !== undefined) {
+      await playLastWords(ctx.room, apology);
+      tracker.said('agent', apology.text);
+    }
+    await endRoom('invalid dispatch metadata');
+    return;
+  }
 
   // The trunk ID may arrive after the join; its header mapping is read once it is known.
   let mappedTrunk: string | undefined;
@@ -197,8 +241,7 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     if (tracker.hasEnded) return;
     tracker.ended(outcome, reason);
     if (goodbye !== '') await session.say(goodbye, { allowInterruptions: false }).waitForPlayout();
-    await ctx.deleteRoom();
-    ctx.shutdown(reason);
+    await endRoom(reason);
   };
 
   const notConfigured = (what: string): TransferToolResult => ({
@@ -307,8 +350,7 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
         await playLastWords(ctx.room, prepared.apology);
         tracker.said('agent', prepared.apology.text);
       }
-      await ctx.deleteRoom();
-      ctx.shutdown('model server failure');
+      await endRoom('model server failure');
     })().catch((err: unknown) =>
       callLog.error({ err }, 'failed to end the call after a model failure'),
     );
@@ -352,7 +394,9 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
       tools,
     }),
     room: ctx.room,
-    inputOptions: { participantIdentity: participant.identity },
+    // Typed messages are off: the framework would make each one an LLM turn, unbounded, also
+    // while the caller is on hold. A line that wants them gets the bounded handler below.
+    inputOptions: { participantIdentity: participant.identity, textEnabled: false },
     // The session uses the track published above instead of publishing its own.
     outputOptions: { audioEnabled: false },
   });
@@ -364,12 +408,39 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     session.say(greetingText(def.greeting, live.current.channel));
   }
 
-  if (options.maxCallDurationMs !== undefined) {
+  const textInput = textInputOf(options);
+  if (textInput !== undefined) {
+    ctx.room.registerTextStreamHandler(CHAT_TOPIC, (reader, from) => {
+      if (from.identity !== participant.identity) return;
+      readBoundedText(reader, textInput.maxChars)
+        .then((read) => {
+          if (!read.ok) {
+            callLog.warn({ maxChars: textInput.maxChars }, 'ignoring a text message: too long');
+            return;
+          }
+          // On hold, or the call ending: nobody is there to answer it.
+          if (tracker.hasEnded || desk?.busy === true || read.text.trim() === '') return;
+          session.interrupt();
+          session.generateReply({ userInput: read.text });
+        })
+        .catch((err: unknown) => callLog.warn({ err }, 'could not read a text message'));
+    });
+    ctx.addShutdownCallback(() => {
+      ctx.room.unregisterTextStreamHandler(CHAT_TOPIC);
+      return Promise.resolve();
+    });
+  }
+
+  // A browser call on a line without a time limit gets the web default (WEB_MAX_CALL_DURATION_MS).
+  const maxCallDurationMs =
+    options.maxCallDurationMs ??
+    (live.current.channel === 'web' ? config.web.maxCallDurationMs : undefined);
+  if (maxCallDurationMs !== undefined) {
     const timer = setTimeout(() => {
       endCall(phrases.goodbyeAtTimeLimit, 'the call reached its time limit', 'agent_ended').catch(
         (err: unknown) => callLog.error({ err }, 'failed to end the call at its time limit'),
       );
-    }, options.maxCallDurationMs);
+    }, maxCallDurationMs);
     ctx.addShutdownCallback(() => {
       clearTimeout(timer);
       return Promise.resolve();

@@ -64,10 +64,48 @@ const EnvSchema = z.object({
   /** Records not yet delivered to the webhook wait here. Default: <CALL_RECORDS_DIR>/spool. */
   CALL_RECORDS_SPOOL_DIR: optionalString,
   WEB_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** A module whose `authorize` (or default) export decides who gets a token. Unset: open. */
+  WEB_AUTH_MODULE: optionalString,
+  /** Origins whose pages may ask for a token. Unset: only the page's own origin. */
+  WEB_ALLOWED_ORIGINS: optionalString
+    .transform((v) =>
+      v === undefined
+        ? undefined
+        : v
+            .split(',')
+            .map((o) => o.trim())
+            .filter((o) => o !== ''),
+    )
+    .pipe(
+      z
+        .array(
+          z.string().refine((o) => URL.canParse(o) && new URL(o).origin === o, {
+            message:
+              'each origin is scheme://host[:port], no path or trailing slash (e.g. https://app.example.com)',
+          }),
+        )
+        .min(1, 'name at least one origin, or leave it unset for the page itself')
+        .optional(),
+    ),
+  /** How long a browser token may be used to join (the call outlives it). */
+  WEB_TOKEN_TTL_SECONDS: z.coerce.number().int().min(5).max(3_600).default(30),
+  WEB_TOKEN_RATE_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(10),
+  WEB_TOKEN_RATE_PER_USER_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(5),
+  WEB_MAX_CALLS_PER_USER: z.coerce.number().int().min(1).max(1_000).default(2),
+  /** The time limit of a browser call whose line sets none. 0: none. */
+  WEB_MAX_CALL_DURATION_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 3_600_000)
+    .refine((ms) => ms === 0 || ms >= 1_000, { message: 'at least 1000, or 0 for no limit' })
+    .default(600_000),
   /** The worker's health server (GET / and /worker). Default: the agents framework's (random in dev, 8081 in production). */
   AGENT_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   AGENT_IDLE_PROCESSES: z.coerce.number().int().min(1).max(16).default(1),
   AGENT_MAX_CALLS: z.coerce.number().int().min(1).max(1000).default(10),
+  /** Seats of AGENT_MAX_CALLS only phone calls may take. Default: a fifth, rounded up, leaving browsers one. */
+  AGENT_PHONE_RESERVED_CALLS: z.coerce.number().int().min(0).max(1000).optional(),
   /** Share of the machine's cores the worker's own processes may use before it declines calls. */
   AGENT_MAX_CPU_PERCENT: z.coerce.number().int().min(1).max(100).default(80),
   /** The production worker's own health endpoint (GET /health: ready or draining). */
@@ -97,6 +135,12 @@ function crossFieldProblems(env: Record<string, string | undefined>): string[] {
   if (set('CALL_RECORDS_WEBHOOK_URL') && (env.CALL_RECORDS_WEBHOOK_SECRET ?? '').trim().length < 32)
     problems.push(
       'CALL_RECORDS_WEBHOOK_SECRET: required with CALL_RECORDS_WEBHOOK_URL, at least 32 characters (e.g. `openssl rand -hex 32`); the receiver verifies signatures with it',
+    );
+  const maxCalls = Number(env.AGENT_MAX_CALLS ?? 10);
+  const reserved = Number(env.AGENT_PHONE_RESERVED_CALLS ?? 0);
+  if (set('AGENT_PHONE_RESERVED_CALLS') && reserved > maxCalls)
+    problems.push(
+      `AGENT_PHONE_RESERVED_CALLS: ${reserved} is more than AGENT_MAX_CALLS (${maxCalls}); reserve at most all of the worker's seats`,
     );
   if (set('OPENAI_BASE_URL') && !set('OPENAI_API_KEY')) {
     problems.push(
@@ -149,8 +193,33 @@ export interface Config {
   idleProcesses: number;
   /** Calls this worker handles at once; its reported load is active calls / this. */
   maxConcurrentCalls: number;
+  /**
+   * Seats of `maxConcurrentCalls` only phone calls may take: browser calls are turned away once
+   * `maxConcurrentCalls - phoneReservedCalls` of them run (production worker).
+   */
+  phoneReservedCalls: number;
+  /** The browser entrance: the token endpoint's limits and the web calls' time limit. */
+  web: WebEntranceConfig;
   /** The production worker (`npm run agent start`): capacity, drain and health. */
   worker: WorkerConfig;
+}
+
+/** The browser entrance (the token endpoint and the worker's default for web calls). */
+export interface WebEntranceConfig {
+  /** A module exporting the `TokenAuthorizer` (`authorize` or default); unset: open to anyone. */
+  authModule?: string;
+  /** Origins whose pages may ask for tokens; unset: only the endpoint's own origin. */
+  allowedOrigins?: readonly string[];
+  /** Unit: seconds. How long a token may be used to join; the call outlives it. */
+  tokenTtlSeconds: number;
+  /** Tokens a client address may get per minute (a minute's worth at once). */
+  tokenRatePerAddressPerMinute: number;
+  /** Tokens a user (the authorizer's userId) may get per minute. */
+  tokenRatePerUserPerMinute: number;
+  /** Calls one user may have at once (live in LiveKit, or tokens issued and not yet used). */
+  maxCallsPerUser: number;
+  /** Unit: ms. The time limit of a web call whose line sets none; undefined: none. */
+  maxCallDurationMs?: number;
 }
 
 /** Where call records go: always a local file (or its spool), and a signed webhook when set. */
@@ -232,6 +301,20 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     ...(e.WEB_PORT === undefined ? {} : { webPort: e.WEB_PORT }),
     idleProcesses: e.AGENT_IDLE_PROCESSES,
     maxConcurrentCalls: e.AGENT_MAX_CALLS,
+    phoneReservedCalls:
+      e.AGENT_PHONE_RESERVED_CALLS ??
+      Math.min(Math.ceil(e.AGENT_MAX_CALLS / 5), e.AGENT_MAX_CALLS - 1),
+    web: {
+      ...(e.WEB_AUTH_MODULE === undefined ? {} : { authModule: e.WEB_AUTH_MODULE }),
+      ...(e.WEB_ALLOWED_ORIGINS === undefined ? {} : { allowedOrigins: e.WEB_ALLOWED_ORIGINS }),
+      tokenTtlSeconds: e.WEB_TOKEN_TTL_SECONDS,
+      tokenRatePerAddressPerMinute: e.WEB_TOKEN_RATE_PER_ADDRESS_PER_MINUTE,
+      tokenRatePerUserPerMinute: e.WEB_TOKEN_RATE_PER_USER_PER_MINUTE,
+      maxCallsPerUser: e.WEB_MAX_CALLS_PER_USER,
+      ...(e.WEB_MAX_CALL_DURATION_MS === 0
+        ? {}
+        : { maxCallDurationMs: e.WEB_MAX_CALL_DURATION_MS }),
+    },
     worker: {
       maxCpuPercent: e.AGENT_MAX_CPU_PERCENT,
       healthPort: e.AGENT_HEALTH_PORT,

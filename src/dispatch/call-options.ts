@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TextInputOptionsSchema } from '../call/text-input.js';
 import { TransferOptionsSchema } from '../transfer/options.js';
 import { TurnTakingOverridesSchema } from '../turns/index.js';
 
@@ -21,6 +22,8 @@ export const CallOptionsSchema = z
     transfer: TransferOptionsSchema.optional(),
     /** This line's changes to the channel's turn-taking (src/turns/turn-taking.ts). */
     turnTaking: TurnTakingOverridesSchema.optional(),
+    /** Typed chat messages from the caller become turns, each at most maxChars long. Default: off. */
+    textInput: TextInputOptionsSchema.optional(),
   })
   .strict();
 

@@ -6,6 +6,12 @@ export {
   type CallRoomProbe,
 } from './busy-guard.js';
 export {
+  callerChannel,
+  livekitRoomParticipants,
+  snapshotOf,
+  type RoomParticipants,
+} from './caller-channel.js';
+export {
   healthResponse,
   startHealthServer,
   type WorkerHealth,

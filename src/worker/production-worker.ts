@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
   AgentServer,
@@ -11,6 +10,8 @@ import type { Config } from '../config/index.js';
 import { SwitchboardError } from '../errors/index.js';
 import { Admission } from './admission.js';
 import { answerBusyUnlessTaken, livekitCallRoomProbe } from './busy-guard.js';
+import { callerChannel, livekitRoomParticipants } from './caller-channel.js';
+import { effectiveCpus } from './cpu-quota.js';
 import { startHealthServer, type WorkerPhase } from './health.js';
 import { reportedLoad, WorkerLoadMonitor, type CpuSample } from './load.js';
 import { readProcessTree } from './process-tree.js';
@@ -22,6 +23,11 @@ const FORCED_EXIT_HANGUP_MS = 1_000;
 /** Prewarm (VAD, greetings) on a busy 2-core host took longer than the framework's 10 s. Unit: ms. */
 export const INITIALIZE_PROCESS_TIMEOUT_MS = 45_000;
 const IDLE_KILL_POLL_MS = 200;
+/**
+ * How long an offered call waits for its caller to show in the room before it is decided as a
+ * phone call (never refused for the browsers' share). Well inside the server's assignment wait.
+ */
+const CALLER_LOOKUP_MS = 1_500;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 /**
@@ -68,9 +74,11 @@ async function sampleOwnCpu(): Promise<CpuSample> {
  * The production worker (`npm run agent start`): the agents framework's AgentServer in production
  * mode, with what this package adds around it:
  *
- * - capacity: at most `maxConcurrentCalls` calls, and no new call while its own processes use more
- *   than AGENT_MAX_CPU_PERCENT of the machine; a declined call goes to another worker, or its
- *   caller gets 486 Busy Here (src/worker/busy-guard.ts);
+ * - capacity: at most `maxConcurrentCalls` calls, of which browser calls take at most
+ *   `maxConcurrentCalls - phoneReservedCalls` (AGENT_PHONE_RESERVED_CALLS), and no new call while
+ *   its own processes use more than AGENT_MAX_CPU_PERCENT of the machine; a declined call goes to
+ *   another worker, or its caller gets 486 Busy Here, a browser is disconnected
+ *   (src/worker/busy-guard.ts);
  * - drain: on SIGTERM or SIGINT it declines new calls and waits for the calls in progress, up to
  *   AGENT_DRAIN_TIMEOUT_MS, then ends the rest and exits 0; a second signal hangs up the calls
  *   still in progress, kills its job processes and exits at once (143 or 130);
@@ -94,26 +102,44 @@ export async function runProductionWorker(opts: {
   const monitor = new WorkerLoadMonitor({
     maxCalls: config.maxConcurrentCalls,
     maxCpuShare,
-    cores: availableParallelism(),
+    // The container's CPU quota where there is one, not the host's CPU count.
+    cores: effectiveCpus(),
     sampleCpu: sampleOwnCpu,
   });
   const admission = new Admission({
     maxCalls: config.maxConcurrentCalls,
+    phoneReservedCalls: config.phoneReservedCalls,
     cpuUsage: () => monitor.cpuShare / maxCpuShare,
   });
   const probe = livekitCallRoomProbe(config.livekit);
+  const participants = livekitRoomParticipants(config.livekit);
   const guards = new Set<Promise<void>>();
   let phase: WorkerPhase = 'starting';
 
   const runningJobIds = () => new Set(server.activeJobs.map((j) => j.job.id));
 
+  /** The offered call's channel from its caller (src/caller); undefined: not known in time. */
+  const channelOf = async (req: JobRequest) => {
+    const room = req.room?.name;
+    if (room === undefined || room === '') return undefined;
+    try {
+      return await callerChannel({ room, participants, timeoutMs: CALLER_LOOKUP_MS });
+    } catch (err) {
+      logger.warn({ err, jobId: req.id }, 'could not look up the caller of an offered call');
+      return undefined;
+    }
+  };
+
   const requestFunc = async (req: JobRequest): Promise<void> => {
-    const decision = admission.decide(req.id, runningJobIds(), Date.now());
+    const channel = await channelOf(req);
+    if (channel === undefined)
+      logger.warn({ jobId: req.id }, 'no caller in the room yet; deciding as a phone call');
+    const decision = admission.decide(req.id, runningJobIds(), Date.now(), channel ?? 'phone');
     if (decision.accept) {
       await req.accept();
       return;
     }
-    logger.info({ jobId: req.id, reason: decision.reason }, 'declining a call');
+    logger.info({ jobId: req.id, reason: decision.reason, channel }, 'declining a call');
     await req.reject();
     const room = req.room?.name;
     if (room === undefined || room === '') return;
@@ -150,6 +176,9 @@ export async function runProductionWorker(opts: {
       requestFunc,
       // A draining worker reports itself full, so the server asks the other workers first.
       loadFunc: async (s) => {
+        // Every 2.5 s: a reservation whose job has started is settled here, so a short call that
+        // ends before the next offer does not hold its seat until the reservation expires.
+        admission.pendingCount(runningJobIds(), Date.now());
         const usage = await monitor.update(s.activeJobs.length);
         return reportedLoad(admission.isDraining ? 1 : usage);
       },

@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 describe('the token endpoint', () => {
-  it('issues a short-lived token for one new room that dispatches the agent', async () => {
+  it('issues a short-lived token for one new room that dispatches the agent and grants only the microphone', async () => {
     const res = await fetch(new URL('/api/token', pageUrl), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -39,11 +39,15 @@ describe('the token endpoint', () => {
     const claims = await new TokenVerifier(LOCAL_API_KEY, LOCAL_API_SECRET).verify(
       body.participant_token,
     );
-    expect(claims.video?.room).toMatch(/^web-[0-9a-f-]{12}$/); // chosen by the server, not the browser
+    // Chosen by the server, not the browser: the user's tag, then the call's own part.
+    expect(claims.video?.room).toMatch(/^web-[0-9a-f]{16}-[0-9a-f-]{12}$/);
     expect(claims.video?.roomJoin).toBe(true);
     expect(claims.video?.roomAdmin).toBeUndefined();
+    // Only what the page uses: its microphone; no data messages, no camera or screen.
+    expect(claims.video?.canPublishSources).toEqual(['microphone']);
+    expect(claims.video?.canPublishData).toBe(false);
     expect(claims.name).toBe('Ada');
-    expect((claims.exp ?? 0) - (claims.nbf ?? 0)).toBe(600);
+    expect((claims.exp ?? 0) - (claims.nbf ?? 0)).toBe(30); // WEB_TOKEN_TTL_SECONDS
     expect(claims.roomConfig?.agents.map((a) => a.agentName)).toEqual([AGENT_NAME]);
   });
 

@@ -6,6 +6,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TECHNICAL_TROUBLE_APOLOGY } from '../../src/conversation/last-words.js';
 import {
   GOODBYE_AFTER_SILENCE,
   NOT_UNDERSTOOD_APOLOGY,
@@ -21,17 +22,21 @@ import { expectCallCleanedUp, layout } from '../support/stack-env.js';
 const SILENCE_TIMEOUT_MS = 3_000;
 let line: PhoneLine;
 let quietLine: PhoneLine;
+let badLine: PhoneLine;
 let media: string;
 
 beforeAll(async () => {
   media = await mkdtemp(join(tmpdir(), 'sb-fail-'));
   line = await provisionLine('+15550111');
   quietLine = await provisionLine('+15550112', { silenceTimeoutMs: SILENCE_TIMEOUT_MS });
+  // Set on the server directly, past sip-dispatch's validation: a typo in an option's name.
+  badLine = await provisionLine('+15550113', { maxCallDurationMS: 60_000 });
 });
 
 afterAll(async () => {
   await line.release();
   await quietLine.release();
+  await badLine.release();
 });
 
 describe('call failures', () => {
@@ -57,6 +62,29 @@ describe('call failures', () => {
     expect(
       Date.parse(record.endedAt) - Date.parse(record.answeredAt ?? record.startedAt),
     ).toBeLessThan(5_000);
+    await expectCallCleanedUp(caller);
+  });
+
+  it('a line whose options do not validate: the call is refused with the apology and BYE, recorded as failed', async () => {
+    const caller = '+15557650024';
+    const meter = new RtpMeter(layout.serviceIp, 24302);
+    await meter.start();
+    const result = await runSippCaller(
+      sippCall(badLine.number, caller, await writeSilenceUlaw(media), {
+        recordPort: 24302,
+        holdMs: 30_000,
+      }),
+    ).finally(() => meter.close());
+    // Not run with the agent's defaults (no time limit, no transfers): refused, audibly.
+    expect(result.hangup).toBe('remote');
+    expect(meter.report().loudPackets).toBeGreaterThan(25);
+    const record = await waitForCallRecord(
+      'the refused call',
+      (r) => r.caller.channel === 'phone' && r.caller.callerNumber === caller,
+    );
+    expect(record.outcome).toBe('failed');
+    expect(record.endReason).toBe("the line's dispatch metadata is invalid");
+    expect(record.turns.map((t) => t.text)).toEqual([TECHNICAL_TROUBLE_APOLOGY]);
     await expectCallCleanedUp(caller);
   });
 

@@ -73,6 +73,61 @@ describe('parseConfig', () => {
     expect(() => parseConfig(env)).toThrow(message);
   });
 
+  it('the browser entrance: limited by default, open only without WEB_AUTH_MODULE', () => {
+    const c = parseConfig({});
+    expect(c.web).toEqual({
+      tokenTtlSeconds: 30,
+      tokenRatePerAddressPerMinute: 10,
+      tokenRatePerUserPerMinute: 5,
+      maxCallsPerUser: 2,
+      maxCallDurationMs: 600_000,
+    });
+    expect(c.phoneReservedCalls).toBe(2); // a fifth of 10 seats
+    const set = parseConfig({
+      WEB_AUTH_MODULE: './auth.js',
+      WEB_ALLOWED_ORIGINS: 'https://app.example.com, http://localhost:5173',
+      WEB_TOKEN_TTL_SECONDS: '60',
+      WEB_TOKEN_RATE_PER_ADDRESS_PER_MINUTE: '30',
+      WEB_TOKEN_RATE_PER_USER_PER_MINUTE: '3',
+      WEB_MAX_CALLS_PER_USER: '1',
+      WEB_MAX_CALL_DURATION_MS: '0',
+      AGENT_MAX_CALLS: '4',
+      AGENT_PHONE_RESERVED_CALLS: '4',
+    });
+    expect(set.web).toEqual({
+      authModule: './auth.js',
+      allowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
+      tokenTtlSeconds: 60,
+      tokenRatePerAddressPerMinute: 30,
+      tokenRatePerUserPerMinute: 3,
+      maxCallsPerUser: 1,
+    });
+    expect(set.phoneReservedCalls).toBe(4);
+  });
+
+  it.each([
+    ['1 seat: browsers keep it', '1', 0],
+    ['2 seats: one for phones', '2', 1],
+    ['10 seats: a fifth for phones', '10', 2],
+    ['11 seats: a fifth, rounded up', '11', 3],
+  ])('phone seats by default with %s', (_name, maxCalls, reserved) => {
+    expect(parseConfig({ AGENT_MAX_CALLS: maxCalls }).phoneReservedCalls).toBe(reserved);
+  });
+
+  it.each([
+    [{ WEB_ALLOWED_ORIGINS: 'https://app.example.com/' }, /WEB_ALLOWED_ORIGINS.*scheme:\/\/host/],
+    [{ WEB_ALLOWED_ORIGINS: 'app.example.com' }, /WEB_ALLOWED_ORIGINS/],
+    [{ WEB_MAX_CALL_DURATION_MS: '500' }, /WEB_MAX_CALL_DURATION_MS: at least 1000, or 0/],
+    [{ WEB_MAX_CALLS_PER_USER: '0' }, /WEB_MAX_CALLS_PER_USER/],
+    [{ WEB_TOKEN_RATE_PER_ADDRESS_PER_MINUTE: 'lots' }, /WEB_TOKEN_RATE_PER_ADDRESS_PER_MINUTE/],
+    [
+      { AGENT_MAX_CALLS: '2', AGENT_PHONE_RESERVED_CALLS: '3' },
+      /AGENT_PHONE_RESERVED_CALLS: 3 is more than AGENT_MAX_CALLS \(2\)/,
+    ],
+  ])('rejects %o', (env, message) => {
+    expect(configError(env)).toMatch(message);
+  });
+
   it('uses loopback addresses in loopback mode', () => {
     const c = parseConfig({ SWITCHBOARD_NETWORK: 'loopback' });
     expect(c.livekit.url).toBe('ws://127.0.0.1:7880');
