@@ -114,8 +114,10 @@ function transferOptions(overrides: Partial<TransferOptions> = {}): object {
  * its log says "inbound call failed to transfer" with "transaction failed to complete (0
  * intermediate responses)" within 1 ms of sending REFER, and the caller's NOTIFY 200 arrives after
  * (seen once, in a CI run on a loaded machine; the REFER tests had passed in every run before).
- * The RPC then fails although the caller accepted. A test whose REFER must succeed gets one retry
- * for that server race; every other assertion is unchanged.
+ * The RPC then fails although the caller accepted (or refused: seen in a fresh-clone CI run on
+ * 2026-11-29 for the 603 test, the same log line, the outcome `timed_out`). A test that reads the
+ * caller's answer to the REFER gets one retry for that server race; every other assertion is
+ * unchanged.
  */
 const LIVEKIT_SIP_REFER_RACE = { retry: 1 };
 
@@ -478,26 +480,32 @@ describe('cold transfer', () => {
     await expectCallCleanedUp(record.room);
   });
 
-  it('REFER refused (603): the caller stays with the agent and hears why', async () => {
-    const { caller, record, callerMeter } = await transferCall({
-      line: '+15550310',
-      caller: '+15557650310',
-      lineOptions: transferOptions(),
-      callerAudio: audio.askForFrontDesk,
-      call: { onRefer: 'decline', afterReferMs: 10_000 },
-    });
-    expect(caller.log).toContain('REFER=declined');
-    expect(caller.hangup).toBe('local');
-    const t = lastTransfer(record);
-    expect(t).toMatchObject({ kind: 'cold', status: 'refused', sipStatus: 603 });
-    const explained = record.turns.find((x) => x.text === TRANSFER_EXPLANATIONS.refused);
-    expect(explained).toBeDefined();
-    // The announcement said no goodbye to a caller who stays.
-    expect(record.turns.filter((x) => x.role === 'agent' && /goodbye/i.test(x.text))).toEqual([]);
-    expect(callerMeter.loudPacketsAfter(perfTime(explained?.at ?? '') - 5_000)).toBeGreaterThan(50);
-    expect(record.outcome).toBe('caller_hung_up');
-    await expectCallCleanedUp(record.room);
-  });
+  it(
+    'REFER refused (603): the caller stays with the agent and hears why',
+    LIVEKIT_SIP_REFER_RACE,
+    async () => {
+      const { caller, record, callerMeter } = await transferCall({
+        line: '+15550310',
+        caller: '+15557650310',
+        lineOptions: transferOptions(),
+        callerAudio: audio.askForFrontDesk,
+        call: { onRefer: 'decline', afterReferMs: 10_000 },
+      });
+      expect(caller.log).toContain('REFER=declined');
+      expect(caller.hangup).toBe('local');
+      const t = lastTransfer(record);
+      expect(t).toMatchObject({ kind: 'cold', status: 'refused', sipStatus: 603 });
+      const explained = record.turns.find((x) => x.text === TRANSFER_EXPLANATIONS.refused);
+      expect(explained).toBeDefined();
+      // The announcement said no goodbye to a caller who stays.
+      expect(record.turns.filter((x) => x.role === 'agent' && /goodbye/i.test(x.text))).toEqual([]);
+      expect(callerMeter.loudPacketsAfter(perfTime(explained?.at ?? '') - 5_000)).toBeGreaterThan(
+        50,
+      );
+      expect(record.outcome).toBe('caller_hung_up');
+      await expectCallCleanedUp(record.room);
+    },
+  );
 });
 
 describe('warm transfer from a browser', () => {
