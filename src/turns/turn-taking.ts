@@ -60,31 +60,23 @@ export type TurnTakingOverrides = z.infer<typeof TurnTakingOverridesSchema>;
  * and a caller must be able to cut into the greeting); the browser keeps the framework's 3 s for
  * its echo canceller. See bench/RESULTS.md for the measurements behind each figure.
  */
+const PHONE_TURN_TAKING: TurnTaking = Object.freeze({
+  detector: 'lexical',
+  vadSilenceMs: 300,
+  minEndpointingMs: 300,
+  maxEndpointingMs: 1_600,
+  interruptionMinSpeechMs: 150,
+  interruptionMinWords: 0,
+  falseInterruptionMs: 1_500,
+  preemptiveGeneration: true,
+  preemptiveTts: true,
+  echoWarmupMs: 0,
+});
+
 export const DEFAULT_TURN_TAKING: Readonly<Record<Channel, TurnTaking>> = Object.freeze({
-  phone: Object.freeze({
-    detector: 'lexical',
-    vadSilenceMs: 300,
-    minEndpointingMs: 300,
-    maxEndpointingMs: 1_600,
-    interruptionMinSpeechMs: 150,
-    interruptionMinWords: 0,
-    falseInterruptionMs: 1_500,
-    preemptiveGeneration: true,
-    preemptiveTts: true,
-    echoWarmupMs: 0,
-  }),
-  web: Object.freeze({
-    detector: 'lexical',
-    vadSilenceMs: 300,
-    minEndpointingMs: 300,
-    maxEndpointingMs: 1_600,
-    interruptionMinSpeechMs: 150,
-    interruptionMinWords: 0,
-    falseInterruptionMs: 1_500,
-    preemptiveGeneration: true,
-    preemptiveTts: true,
-    echoWarmupMs: 3_000,
-  }),
+  phone: PHONE_TURN_TAKING,
+  // The same, but for the browser's echo canceller.
+  web: Object.freeze({ ...PHONE_TURN_TAKING, echoWarmupMs: 3_000 }),
 });
 
 /** The channel's defaults, then the agent's, then the line's; an impossible range is refused. */

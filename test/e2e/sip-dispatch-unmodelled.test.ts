@@ -26,7 +26,7 @@ let fileNo = 0;
 /** Server IDs this file created, deleted at the end. */
 const created = { trunks: new Set<string>(), rules: new Set<string>() };
 
-async function sip(argv: string[], config: object) {
+async function sip(argv: string[], config: object, secrets: Record<string, string> = {}) {
   const file = join(dir, `unmodelled-${fileNo++}.yaml`);
   await writeFile(file, stringify(config));
   const out: string[] = [];
@@ -35,7 +35,7 @@ async function sip(argv: string[], config: object) {
     out: (t) => out.push(t),
     err: (t) => err.push(t),
     color: false,
-    secret: () => undefined,
+    secret: (name) => secrets[name],
     connect: () => api,
     serverLabel: httpUrl,
   });
@@ -316,21 +316,7 @@ describe('the fields sip-dispatch models now', () => {
     },
   };
   const secrets = { SB_E2E_UM_PASSWORD: 'um-password', SB_E2E_UM_PIN: '8642' };
-  const run = async (argv: string[]) => {
-    const file = join(dir, `unmodelled-${fileNo++}.yaml`);
-    await writeFile(file, stringify(FULL));
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runSipCommand([...argv, '--config', file], {
-      out: (t) => out.push(t),
-      err: (t) => err.push(t),
-      color: false,
-      secret: (n) => (secrets as Record<string, string>)[n],
-      connect: () => api,
-      serverLabel: httpUrl,
-    });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  };
+  const run = (argv: string[]) => sip(argv, FULL, secrets);
 
   it('reach the server in one create, and a second plan has no changes', async () => {
     const applied = await run(['apply']);
