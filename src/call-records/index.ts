@@ -30,3 +30,11 @@ export { RecordSpool, type DeadLetter, type SpoolEntry } from './record-spool.js
 export { MultiSink } from './multi-sink.js';
 export { createRecordSink, type RecordsOptions } from './create-record-sink.js';
 export { systemClock, type Clock } from './clock.js';
+export {
+  expiredDayFiles,
+  pruneCallRecords,
+  RecordRetention,
+  RETENTION_PRUNE_INTERVAL_MS,
+  startRecordRetention,
+  type RecordRetentionOptions,
+} from './retention.js';

@@ -11,7 +11,7 @@ import {
   type JobProcess,
 } from '@livekit/agents';
 import { SipClient } from 'livekit-server-sdk';
-import { createRecordSink } from '../call-records/index.js';
+import { createRecordSink, startRecordRetention } from '../call-records/index.js';
 import { TrunkHeaderDirectory } from '../caller/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { isSwitchboardError, type SwitchboardError } from '../errors/index.js';
@@ -21,6 +21,7 @@ import {
   callCountLoad,
   INITIALIZE_PROCESS_TIMEOUT_MS,
   parseStartArgs,
+  redactLogger,
   runProductionWorker,
 } from '../worker/index.js';
 import { validateAgentDefinition, type CallAgentDefinition } from './definition.js';
@@ -85,6 +86,8 @@ export function defineCallAgent(definition: CallAgentDefinition): CallAgent {
   };
   const agent = defineAgent({
     prewarm: (proc: JobProcess) => {
+      // The framework initialised this job process's logger just before prewarm.
+      redactProcessLogs();
       if (problem !== undefined) throw problem;
       return prepareProcess(proc, def, runtimeFor().models);
     },
@@ -142,11 +145,36 @@ export async function runAgentWorker(agent: CallAgent, moduleUrl: string): Promi
         ...(config.agentHttp.port === undefined ? {} : { port: config.agentHttp.port }),
       }),
     );
+    // The CLI's command has initialised the framework's logger by now (synchronously); without
+    // one, no worker runs (help, version) and there is nothing to look after.
+    if (redactProcessLogs()) {
+      startRecordRetention(config.records, {
+        onPruned: (files) =>
+          log().info({ files }, 'removed call record files past their retention'),
+        onError: (err) => log().warn({ err }, 'removing old call record files failed'),
+      });
+    }
   } catch (err) {
     if (!isSwitchboardError(err)) throw err;
     console.error(`error [${err.code}]: ${err.message}`);
     process.exit(1);
   }
+}
+
+/**
+ * Phone numbers out of this process's log lines (src/worker/log-redaction.ts). False: the
+ * framework has no logger in this process yet.
+ */
+function redactProcessLogs(): boolean {
+  let logger: ReturnType<typeof log>;
+  try {
+    logger = log();
+  } catch {
+    return false;
+  }
+  if (!redactLogger(logger))
+    logger.warn('could not redact phone numbers in the logs of this process');
+  return true;
 }
 
 function isMainModule(file: string): boolean {

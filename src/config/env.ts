@@ -63,6 +63,12 @@ const EnvSchema = z.object({
   CALL_RECORDS_WEBHOOK_SECRET: optionalString,
   /** Records not yet delivered to the webhook wait here. Default: <CALL_RECORDS_DIR>/spool. */
   CALL_RECORDS_SPOOL_DIR: optionalString,
+  /**
+   * Record files older than this are removed (whole UTC days, never a record inside the window).
+   * Unit: days. Default 90: records hold phone numbers and transcripts, kept no longer than a
+   * quarter's reviews and disputes need; a deployment that keeps them longer archives them itself.
+   */
+  CALL_RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(90),
   WEB_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   /** A module whose `authorize` (or default) export decides who gets a token. Unset: open. */
   WEB_AUTH_MODULE: optionalString,
@@ -225,6 +231,8 @@ export interface WebEntranceConfig {
 /** Where call records go: always a local file (or its spool), and a signed webhook when set. */
 export interface RecordsConfig {
   dir: string;
+  /** Unit: days. Record files are removed once every record in them is older (call-records/retention.ts). */
+  retentionDays: number;
   webhook?: { url: string; secret: string; spoolDir: string };
 }
 
@@ -288,6 +296,7 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     callRecordsDir: e.CALL_RECORDS_DIR,
     records: {
       dir: e.CALL_RECORDS_DIR,
+      retentionDays: e.CALL_RECORDS_RETENTION_DAYS,
       ...(e.CALL_RECORDS_WEBHOOK_URL === undefined
         ? {}
         : {

@@ -3,7 +3,7 @@ import { Room, RoomEvent, type RemoteParticipant } from '@livekit/rtc-node';
 import { AccessToken, type RoomServiceClient, type SipClient } from 'livekit-server-sdk';
 import { z } from 'zod';
 import type { SpeechModels } from '../models/index.js';
-import { ACCEPT_KEY, DECLINE_KEY } from './briefing.js';
+import { ACCEPT_KEY, DECLINE_KEY, QUOTED_SPEECH_RULE } from './briefing.js';
 import type { TransferOptions } from './options.js';
 import { pickOutboundTrunk } from './outbound-trunk.js';
 import { dialFailure, type TransferFailure } from './outcome.js';
@@ -21,7 +21,8 @@ export const CONSULT_INSTRUCTIONS = `You are briefing a colleague about a caller
 You have already read them the briefing. Answer their questions about the call briefly, using
 only what the briefing says. When they agree to take the call, call accept_transfer. When they
 say they cannot take it, call decline_transfer. If you hear a voicemail greeting or an answering
-machine, call voicemail_detected.`;
+machine, call voicemail_detected.
+${QUOTED_SPEECH_RULE}`;
 
 export interface ConsultDeps {
   livekit: { url: string; apiKey: string; apiSecret: string };

@@ -26,6 +26,13 @@ export {
   WorkerLoadMonitor,
   type CpuSample,
 } from './load.js';
+export {
+  PII_KEY_PREFIX,
+  redactFrameworkLogs,
+  redactLogger,
+  redactLogLine,
+  redactPhoneNumbers,
+} from './log-redaction.js';
 export { parseProcStat, processTree, readProcessTree, type ProcessStat } from './process-tree.js';
 export {
   INITIALIZE_PROCESS_TIMEOUT_MS,

@@ -6,6 +6,7 @@ import {
   ServerOptions,
   type JobRequest,
 } from '@livekit/agents';
+import { startRecordRetention } from '../call-records/index.js';
 import type { Config } from '../config/index.js';
 import { SwitchboardError } from '../errors/index.js';
 import { Admission } from './admission.js';
@@ -14,6 +15,7 @@ import { callerChannel, livekitRoomParticipants } from './caller-channel.js';
 import { effectiveCpus } from './cpu-quota.js';
 import { startHealthServer, type WorkerPhase } from './health.js';
 import { reportedLoad, WorkerLoadMonitor, type CpuSample } from './load.js';
+import { redactFrameworkLogs } from './log-redaction.js';
 import { readProcessTree } from './process-tree.js';
 
 /** The agents framework's production port for its own HTTP server (GET /, GET /worker). */
@@ -96,7 +98,14 @@ export async function runProductionWorker(opts: {
 }): Promise<void> {
   const { config } = opts;
   initializeLogger({ pretty: false, level: opts.logLevel });
+  const redacted = redactFrameworkLogs();
   const logger = log().child({ agentName: opts.agentName });
+  if (!redacted) logger.warn('could not redact phone numbers in the logs of this worker');
+  // One pruner per worker, not per job process: the job processes only append.
+  const retention = startRecordRetention(config.records, {
+    onPruned: (files) => logger.info({ files }, 'removed call record files past their retention'),
+    onError: (err) => logger.warn({ err }, 'removing old call record files failed'),
+  });
 
   const maxCpuShare = config.worker.maxCpuPercent / 100;
   const monitor = new WorkerLoadMonitor({
@@ -260,6 +269,7 @@ export async function runProductionWorker(opts: {
       }
     }
     await closing;
+    await retention.stop();
     await new Promise((r) => health.close(r));
     logger.info({ drainMs: Date.now() - started }, 'drained; exiting');
     process.exit(0);

@@ -30,7 +30,7 @@ describe('parseConfig', () => {
     // The agent file names itself; LIVEKIT_AGENT_NAME only overrides it.
     expect(c.agentName).toBeUndefined();
     expect(c.webAgents).toEqual(['switchboard', 'appointments']);
-    expect(c.records).toEqual({ dir: '.stack/records' });
+    expect(c.records).toEqual({ dir: '.stack/records', retentionDays: 90 });
     expect(c.idleProcesses).toBe(1);
   });
 
@@ -46,6 +46,7 @@ describe('parseConfig', () => {
     expect(c.webAgents).toEqual(['front-desk', 'appointments']);
     expect(c.records).toEqual({
       dir: '/var/records',
+      retentionDays: 90,
       webhook: {
         url: 'https://records.example.com/in',
         secret: 'x'.repeat(32),
@@ -72,6 +73,23 @@ describe('parseConfig', () => {
   ])('rejects %o', (env, message) => {
     expect(() => parseConfig(env)).toThrow(message);
   });
+
+  it.each([
+    ['1', 1],
+    ['30', 30],
+    [' 365 ', 365],
+    ['3650', 3_650],
+  ])('CALL_RECORDS_RETENTION_DAYS=%j keeps records %d days', (value, days) =>
+    expect(parseConfig({ CALL_RECORDS_RETENTION_DAYS: value }).records.retentionDays).toBe(days),
+  );
+
+  it.each([['0'], ['-1'], ['1.5'], ['3651'], ['forever']])(
+    'rejects CALL_RECORDS_RETENTION_DAYS=%j',
+    (value) =>
+      expect(configError({ CALL_RECORDS_RETENTION_DAYS: value })).toMatch(
+        /CALL_RECORDS_RETENTION_DAYS: /,
+      ),
+  );
 
   it('the browser entrance: limited by default, open only without WEB_AUTH_MODULE', () => {
     const c = parseConfig({});
