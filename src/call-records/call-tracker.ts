@@ -1,6 +1,6 @@
 import type { Caller } from '../caller/index.js';
 import type { TransferRecord } from '../transfer/record.js';
-import type { CallOutcome, CallRecord } from './schema.js';
+import type { CallOutcome, CallRecord, OutboundRecord } from './schema.js';
 
 /**
  * Collects what happens during one call and turns it into a `CallRecord`. The first recorded
@@ -14,6 +14,7 @@ export class CallTracker {
   private readonly toolCalls: CallRecord['toolCalls'] = [];
   private readonly transfers: TransferRecord[] = [];
   private readonly annotations: Record<string, string | number | boolean> = {};
+  private outboundCall?: OutboundRecord;
   private readonly timings = new Map<string, CallRecord['turnTimings'][number]>();
   private readonly usage: CallRecord['usage'] = {
     sttAudioSeconds: 0,
@@ -54,6 +55,11 @@ export class CallTracker {
   /** Values the agent's tools attach to the record; a later value for a key replaces the earlier. */
   annotate(values: Readonly<Record<string, string | number | boolean>>): void {
     Object.assign(this.annotations, values);
+  }
+
+  /** A placed call's dial, detection and message, as each becomes known (later fields merge in). */
+  outbound(update: OutboundRecord | Partial<OutboundRecord>): void {
+    this.outboundCall = { ...this.outboundCall, ...update } as OutboundRecord;
   }
 
   transferAttempted(transfer: TransferRecord): void {
@@ -111,6 +117,7 @@ export class CallTracker {
       turns: this.turns,
       toolCalls: this.toolCalls,
       transfers: this.transfers,
+      ...(this.outboundCall === undefined ? {} : { outbound: { ...this.outboundCall } }),
       ...(Object.keys(this.annotations).length === 0
         ? {}
         : { annotations: { ...this.annotations } }),

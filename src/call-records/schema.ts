@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OUTBOUND_RESULTS } from '../outbound/outcome.js';
 import { TransferRecordSchema } from '../transfer/record.js';
 
 /**
@@ -32,7 +33,40 @@ export const CallOutcome = z.enum([
   'agent_ended',
   'transferred',
   'failed',
+  // A call the agent placed that no person took (see `outbound.result` for the SIP status).
+  'no_answer',
+  'busy',
+  'declined',
+  'voicemail',
 ]);
+
+/** A call the agent placed: what was dialled and what came of it. */
+const OutboundRecordSchema = z.object({
+  /** The number dialled, E.164. */
+  to: z.string(),
+  /** The outbound trunk, by name or ID as the call options gave it. */
+  trunk: z.string(),
+  from: z.string().optional(),
+  result: z.enum(OUTBOUND_RESULTS),
+  sipStatus: z.number().int().optional(),
+  /** INVITE sent -> answered or given up. Unit: ms. */
+  ringingMs: z.number().nonnegative().optional(),
+  /** Answering-machine detection (src/outbound/answering-machine.ts), when it ran. */
+  answeringMachine: z
+    .object({
+      category: z.string(),
+      /** voice.AMD gives no probability; its reason (llm, short_greeting, ...) stands in. */
+      reason: z.string(),
+      isMachine: z.boolean(),
+      speechDurationMs: z.number().nonnegative(),
+      delayMs: z.number().nonnegative(),
+      decidedAfterAnswerMs: z.number().nonnegative(),
+    })
+    .optional(),
+  /** The message left on a machine: after its beep, or after waiting for one in vain. */
+  message: z.object({ afterBeep: z.boolean(), at: z.iso.datetime() }).optional(),
+});
+export type OutboundRecord = z.infer<typeof OutboundRecordSchema>;
 export type CallOutcome = z.infer<typeof CallOutcome>;
 
 export const CallRecordSchema = z.object({
@@ -83,6 +117,8 @@ export const CallRecordSchema = z.object({
       endOfTurnThreshold: z.number().min(0).max(1).optional(),
     }),
   ),
+  /** Present on a call the agent placed (direction outbound). */
+  outbound: OutboundRecordSchema.optional(),
   /** Transfers tried during the call, in order (the last one decides a `transferred` outcome). */
   transfers: z.array(TransferRecordSchema).default([]),
   /** What the agent's own tools attached (`call.annotate`): booking references, topics. */

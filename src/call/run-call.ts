@@ -28,6 +28,12 @@ import { resolveTurnTaking, sessionTurnOptions, type TurnTaking } from '../turns
 import { brandCall, type Call, type CollectDigitsRequest } from './call.js';
 import { greetingText, toolsFor, type CallAgentDefinition, type CallModels } from './definition.js';
 import { hangUp, livekitHangUpPort } from './hang-up.js';
+import {
+  placedCallOutcome,
+  reportInvalidOutbound,
+  runPlacedCall,
+  type PlacedCallState,
+} from './placed-call.js';
 import { preparedProcess } from './prewarm.js';
 import { recordSession } from './session-record.js';
 import { SilenceWatch } from './silence-watch.js';
@@ -109,7 +115,23 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     await Promise.race([published, stoppedPublishing]);
     await voiceOut.close();
   });
-  const participant = await ctx.waitForParticipant();
+  // A call the agent places: dial first, and only a callee who answered gets a session.
+  const outbound = resolved.ok ? options.outbound : undefined;
+  let placed: PlacedCallState | undefined;
+  if (outbound !== undefined) {
+    placed = await placedCallOutcome(ctx, config.livekit, outbound, rt, logger);
+    if (placed === undefined) return;
+  } else if (!resolved.ok && /"outbound"/.test(ctx.job.metadata)) {
+    // Nobody to apologise to: the number was never dialled. Whoever placed the call hears why.
+    logger.error(
+      { problem: resolved.error },
+      'not dialling: the outbound call options are invalid',
+    );
+    await reportInvalidOutbound(ctx, config.livekit, resolved.error, logger);
+    ctx.shutdown('invalid outbound call options');
+    return;
+  }
+  const participant = await ctx.waitForParticipant(placed?.identity);
   const live = new LiveCaller(snapshot(participant));
   const callLog = logger.child({ channel: live.current.channel });
   const tracker = new CallTracker({
@@ -118,6 +140,7 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     agentName: rt.agentName,
     caller: live.current,
   });
+  if (placed !== undefined) tracker.outbound(placed.record);
   // Filled in below, once the session exists; the record waits for a transfer under way.
   let desk: TransferDesk | undefined;
   ctx.addShutdownCallback(async () => {
@@ -401,11 +424,27 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     outputOptions: { audioEnabled: false },
   });
   callLog.info('call started');
-  const greeting = prepared.greetings[live.current.channel];
-  if (greeting !== undefined) {
-    session.say(greeting.text, { audio: greeting.audio() });
-  } else {
-    session.say(greetingText(def.greeting, live.current.channel));
+  const greet = () => {
+    const greeting = prepared.greetings[live.current.channel];
+    if (greeting !== undefined) session.say(greeting.text, { audio: greeting.audio() });
+    else session.say(greetingText(def.greeting, live.current.channel));
+  };
+  if (placed === undefined) greet();
+  else {
+    // The callee speaks first, as on any phone call; a machine gets the message or a hang-up.
+    const answering = runPlacedCall({
+      placed,
+      session,
+      room: ctx.room,
+      tracker,
+      greet,
+      endCall: endRoom,
+      callEnded: callEnded.signal,
+      log: callLog,
+    }).catch((err: unknown) => callLog.error({ err }, 'answering the placed call failed'));
+    ctx.addShutdownCallback(async () => {
+      await answering;
+    });
   }
 
   const textInput = textInputOf(options);

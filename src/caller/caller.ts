@@ -26,9 +26,12 @@ interface CallerBase {
 export interface PhoneCaller extends CallerBase {
   channel: 'phone';
   direction: 'inbound' | 'outbound';
-  /** The caller's number (From user), E.164 where possible; absent when the rule hides it. */
+  /**
+   * The calling number (From user), E.164 where possible: the caller's on an inbound call (absent
+   * when the rule hides it), the trunk's on a call the agent placed.
+   */
   callerNumber?: string;
-  /** The number that was dialled (the trunk's number), E.164 where possible. */
+  /** The number dialled: the trunk's on an inbound call, the callee's on a call the agent placed. */
   calledNumber?: string;
   /** livekit-sip's call ID (`SCL_…`). */
   sipCallId?: string;
@@ -97,8 +100,13 @@ export function describeCaller(
       const mapped = headerAttributes[key];
       if (mapped !== undefined) sipHeaders[mapped.toLowerCase()] = value;
     }
-    const callerNumber = optional(a[SIP_ATTR.phoneNumber]);
-    const calledNumber = optional(a[SIP_ATTR.trunkPhoneNumber]);
+    // livekit-sip's sip.phoneNumber is the far end's number in both directions: the caller's on
+    // a call it received, the callee's on one it placed; sip.trunkPhoneNumber is the trunk's.
+    const outbound = a[SIP_ATTR.ruleId] === undefined || a[SIP_ATTR.ruleId] === '';
+    const farEnd = optional(a[SIP_ATTR.phoneNumber]);
+    const trunkNumber = optional(a[SIP_ATTR.trunkPhoneNumber]);
+    const callerNumber = outbound ? trunkNumber : farEnd;
+    const calledNumber = outbound ? farEnd : trunkNumber;
     const sipCallId = optional(a[SIP_ATTR.callId]);
     const trunkId = optional(a[SIP_ATTR.trunkId]);
     const dispatchRuleId = optional(a[SIP_ATTR.ruleId]);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TextInputOptionsSchema } from '../call/text-input.js';
+import { OutboundOptionsSchema } from '../outbound/options.js';
 import { TransferOptionsSchema } from '../transfer/options.js';
 import { TurnTakingOverridesSchema } from '../turns/index.js';
 
@@ -24,6 +25,8 @@ export const CallOptionsSchema = z
     turnTaking: TurnTakingOverridesSchema.optional(),
     /** Typed chat messages from the caller become turns, each at most maxChars long. Default: off. */
     textInput: TextInputOptionsSchema.optional(),
+    /** This call is one the agent places: it dials this number (src/outbound/options.ts). */
+    outbound: OutboundOptionsSchema.optional(),
   })
   .strict();
 

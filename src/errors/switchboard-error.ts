@@ -14,7 +14,16 @@ export type SwitchboardErrorCode =
   | 'token_request_invalid'
   | 'agent_definition_invalid'
   | 'records_dir_unwritable'
-  | 'record_sink_invalid';
+  | 'record_sink_invalid'
+  | 'outbound_request_invalid'
+  | 'outbound_trunk_missing'
+  | 'outbound_agent_missing'
+  | 'campaign_list_invalid'
+  | 'campaign_options_invalid'
+  | 'campaign_state_conflict'
+  | 'campaign_store_invalid'
+  | 'campaign_trunk_refused'
+  | 'campaign_dial_failed';
 
 const BRAND = Symbol.for('switchboard.error');
 

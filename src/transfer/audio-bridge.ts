@@ -2,15 +2,12 @@ import {
   AudioSource,
   AudioStream,
   LocalAudioTrack,
-  RemoteAudioTrack,
-  RoomEvent,
-  TrackKind,
   TrackPublishOptions,
   TrackSource,
-  type RemoteParticipant,
   type RemoteTrack,
   type Room,
 } from '@livekit/rtc-node';
+import { subscribedAudio } from '../livekit/subscribed-audio.js';
 
 /**
  * Connects a caller and a human who are in two different rooms, on a server without
@@ -77,27 +74,3 @@ export class AudioBridge {
 }
 
 /** The participant's audio track once this process is subscribed to it. */
-function subscribedAudio(room: Room, identity: string, signal: AbortSignal): Promise<RemoteTrack> {
-  const publications = [
-    ...(room.remoteParticipants.get(identity)?.trackPublications.values() ?? []),
-  ];
-  const existing = publications.find((p) => p.track instanceof RemoteAudioTrack)?.track;
-  if (existing instanceof RemoteAudioTrack) return Promise.resolve(existing);
-  if (signal.aborted) return Promise.reject(new Error('the bridge closed before it was set up'));
-  return new Promise((resolve, reject) => {
-    const onTrack = (track: RemoteTrack, _pub: unknown, p: RemoteParticipant) => {
-      if (p.identity !== identity || track.kind !== TrackKind.KIND_AUDIO) return;
-      room.off(RoomEvent.TrackSubscribed, onTrack);
-      resolve(track);
-    };
-    room.on(RoomEvent.TrackSubscribed, onTrack);
-    signal.addEventListener(
-      'abort',
-      () => {
-        room.off(RoomEvent.TrackSubscribed, onTrack);
-        reject(new Error('the bridge closed before the audio track arrived'));
-      },
-      { once: true },
-    );
-  });
-}

@@ -12,6 +12,8 @@
  *                  "book an appointment for this afternoon" / "... for tomorrow morning" /
  *                  "... for tomorrow afternoon"
  *   both           "goodbye" (end_call)
+ *   callees        "hello", "hello who is this" (a person); "you have reached our voicemail", ...
+ *                  (a machine): voice.AMD's classification (save_prediction) by keyword
  * An intent whose tool the agent does not offer is answered with NOT_UNDERSTOOD, so each agent
  * acts only on its own phrases.
  */
@@ -28,7 +30,7 @@ export const INTENTS: Intent[] = [
     name: 'greeting',
     // Short, confusable phrases ("hi", "bye") are left out: the grammar would pick them for
     // longer ones it heard less clearly.
-    phrases: ['hello', 'good morning'],
+    phrases: ['hello', 'good morning', 'hello who is this'],
     reply: {
       text: 'Hello! You can ask me about our opening hours or where we are, or say goodbye to end the call.',
     },
@@ -81,7 +83,16 @@ export const INTENTS: Intent[] = [
   },
   {
     name: 'voicemail_detected',
-    phrases: ['please leave a message after the tone'],
+    phrases: [
+      'please leave a message after the tone',
+      'you have reached our voicemail',
+      'nobody is available to take your call',
+    ],
+    reply: { tool: 'voicemail_detected' },
+  },
+  {
+    name: 'mailbox_unavailable',
+    phrases: ['the person you are calling is not available'],
     reply: { tool: 'voicemail_detected' },
   },
   // The appointment line (agents/appointments.ts): free slots and bookings, by day and part of day.
@@ -258,8 +269,35 @@ function normalize(s: string): string {
     .trim();
 }
 
+/**
+ * voice.AMD's classification request (its `save_prediction` tool): the category by keyword, not
+ * by understanding. A machine's phrase anywhere makes it a machine (a greeting often starts with
+ * a name), a person's phrase a person, anything else `uncertain` (AMD then waits for more).
+ */
+const AMD_CATEGORY_BY_INTENT: Record<string, string> = {
+  voicemail_detected: 'machine-vm',
+  mailbox_unavailable: 'machine-unavailable',
+  greeting: 'human',
+};
+
+function amdCategory(transcript: string): string {
+  const heard = normalize(transcript);
+  const matches = INTENTS.filter((i) => i.phrases.some((p) => heard.includes(p)));
+  const machine = matches.find((i) => AMD_CATEGORY_BY_INTENT[i.name]?.startsWith('machine'));
+  const intent = machine ?? matches.find((i) => AMD_CATEGORY_BY_INTENT[i.name] !== undefined);
+  return intent === undefined ? 'uncertain' : (AMD_CATEGORY_BY_INTENT[intent.name] ?? 'uncertain');
+}
+
 /** Decides the next assistant turn from the conversation so far. */
 export function nextTurn(messages: ChatMessage[], availableTools: string[]): DialogTurn {
+  if (availableTools.includes('save_prediction')) {
+    const greeting = [...messages].reverse().find((m) => m.role === 'user');
+    return {
+      kind: 'tool_call',
+      name: 'save_prediction',
+      arguments: JSON.stringify({ label: amdCategory(text(greeting?.content)) }),
+    };
+  }
   const last = messages.at(-1);
   // After a tool ran, the reply that goes with it.
   if (last?.role === 'tool' && text(last.content).startsWith(TOOL_FAILURE_MESSAGE))

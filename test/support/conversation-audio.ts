@@ -30,12 +30,22 @@ export async function renderConversation(
   dir: string,
   lines: ScriptedLine[],
   totalSeconds: number,
+  /** espeak-ng's voice (`-v`) and speed (`-s`, words per minute). Default: en-us, 175. */
+  speaker: { voice?: string; wordsPerMinute?: number } = {},
 ): Promise<{ ulaw: string; wav: string; spoken: SpokenLine[] }> {
   const parts: string[] = [];
   const spoken: SpokenLine[] = [];
   let cursor = 0;
   const say = async (file: string, text: string): Promise<number> => {
-    await run('espeak-ng', ['-v', 'en-us', '-w', file, text]);
+    await run('espeak-ng', [
+      '-v',
+      speaker.voice ?? 'en-us',
+      '-s',
+      String(speaker.wordsPerMinute ?? 175),
+      '-w',
+      file,
+      text,
+    ]);
     const { stdout } = await run('soxi', ['-D', file]);
     return Number(stdout.trim());
   };

@@ -17,6 +17,8 @@ export interface RtpMeterReport {
   loudPackets: number;
   /** Time of the first loud packet (performance.now() clock), if any. */
   firstLoudAt?: number;
+  /** Time of the first packet of any kind: the line's media started (performance.now() clock). */
+  firstPacketAt?: number;
 }
 
 /** -40 dBFS: quieter than any speech, louder than the comfort noise of an idle line. */
@@ -32,6 +34,7 @@ export class RtpMeter {
   private samples = 0;
   private loudPackets = 0;
   private firstLoudAt?: number;
+  private firstPacketAt?: number;
   private readonly loudTimes: number[] = [];
   private readonly toneTimes: number[] = [];
 
@@ -60,6 +63,7 @@ export class RtpMeter {
     let offset = 12 + 4 * csrcCount;
     if (hasExtension && msg.length >= offset + 4) offset += 4 + 4 * msg.readUInt16BE(offset + 2);
     this.packets++;
+    this.firstPacketAt ??= performance.now();
     this.payloadTypes.add(payloadType);
     if (payloadType === 101) {
       this.dtmfPackets++;
@@ -89,6 +93,7 @@ export class RtpMeter {
       rms: this.samples === 0 ? 0 : Math.sqrt(this.sumSquares / this.samples),
       loudPackets: this.loudPackets,
       ...(this.firstLoudAt === undefined ? {} : { firstLoudAt: this.firstLoudAt }),
+      ...(this.firstPacketAt === undefined ? {} : { firstPacketAt: this.firstPacketAt }),
     };
   }
 

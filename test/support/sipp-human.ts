@@ -5,10 +5,11 @@ import { runScenario, type SippResult } from './sipp.js';
  *   answer     rings `ringMs`, answers with a G.711 stream of `mediaFile`, runs `afterAnswer`
  *              (keypad presses, or hangUpAfterMs), and waits for livekit-sip's BYE
  *   busy       486 Busy Here
+ *   decline    603 Decline
  *   no_answer  rings until livekit-sip gives up (CANCEL), then 487
  */
 export interface SippHuman {
-  behaviour: 'answer' | 'busy' | 'no_answer';
+  behaviour: 'answer' | 'busy' | 'decline' | 'no_answer';
   localIp: string;
   sipPort: number;
   mediaPort: number;
@@ -97,17 +98,18 @@ function answerSteps(h: SippHuman): string {
   <recv response="200"/>`;
 }
 
-function busySteps(): string {
+/** A final error response to the INVITE (486 Busy Here, 603 Decline), logged as RESULT=<result>. */
+function rejectSteps(status: string, result: string): string {
   return `<send><![CDATA[
 
-      SIP/2.0 486 Busy Here
+      SIP/2.0 ${status}
       ${RESPONSE_HEADERS}
       [last_CSeq:]
       Content-Length: 0
 
   ]]></send>
   <recv request="ACK" crlf="true"/>
-  <nop><action><log message="RESULT=busy"/></action></nop>`;
+  <nop><action><log message="RESULT=${result}"/></action></nop>`;
 }
 
 // livekit-sip v1.8.0 sends no ACK for the 487 that answers its CANCEL (seen on the wire), so the
@@ -132,8 +134,10 @@ export function runSippHuman(h: SippHuman, signal?: AbortSignal): Promise<SippRe
     h.behaviour === 'answer'
       ? answerSteps(h)
       : h.behaviour === 'busy'
-        ? busySteps()
-        : noAnswerSteps(h);
+        ? rejectSteps('486 Busy Here', 'busy')
+        : h.behaviour === 'decline'
+          ? rejectSteps('603 Decline', 'declined')
+          : noAnswerSteps(h);
   return runScenario(
     'human.xml',
     { '@@ANSWER@@': answer },

@@ -214,4 +214,22 @@ describe('the scripted dialog for the appointment line', () => {
           if (other !== intent)
             for (const otherPhrase of other.phrases) expect(phrase).not.toContain(otherPhrase);
   });
+
+  it.each([
+    ['hello', 'human'],
+    ['hello who is this', 'human'],
+    ['you have reached our voicemail please leave a message after the tone', 'machine-vm'],
+    ['hello you have reached our voicemail', 'machine-vm'],
+    ['nobody is available to take your call', 'machine-vm'],
+    ['the person you are calling is not available', 'machine-unavailable'],
+    ['what are your opening hours', 'uncertain'],
+    ['', 'uncertain'],
+  ])('classifies the greeting %j as %s for answering-machine detection', (said, label) => {
+    const system = { role: 'system', content: 'Task: Classify the call greeting transcript' };
+    expect(nextTurn([system, user(said)], ['save_prediction', 'postpone_termination'])).toEqual({
+      kind: 'tool_call',
+      name: 'save_prediction',
+      arguments: JSON.stringify({ label }),
+    });
+  });
 });
