@@ -66,6 +66,31 @@ export {
   type TokenRequestContext,
 } from './tokens/index.js';
 
+// Calls the agent places, one at a time or as paced campaigns.
+export {
+  dialOutcome,
+  liveKitDialer,
+  OUTBOUND_RESULTS,
+  OutboundOptionsSchema,
+  type OutboundCallRequest,
+  type OutboundDialer,
+  type OutboundOptions,
+  type OutboundOutcome,
+  type OutboundResult,
+  type PlacedCall,
+} from './outbound/index.js';
+export {
+  CampaignStore,
+  campaignStatus,
+  parseCampaignPolicy,
+  readCampaignList,
+  readDoNotCallList,
+  runCampaign,
+  type CampaignList,
+  type CampaignPolicy,
+  type CampaignRunResult,
+} from './campaigns/index.js';
+
 // Configuration (from the environment) and errors.
 export { loadConfig, type Config } from './config/index.js';
 export { isSwitchboardError, SwitchboardError, type SwitchboardErrorCode } from './errors/index.js';

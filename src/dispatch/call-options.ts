@@ -25,6 +25,15 @@ export const CallOptionsSchema = z
     turnTaking: TurnTakingOverridesSchema.optional(),
     /** Typed chat messages from the caller become turns, each at most maxChars long. Default: off. */
     textInput: TextInputOptionsSchema.optional(),
+    /**
+     * Facts about this call for the agent's instructions and tools (`call.options.context`): a
+     * campaign row's columns (the callee's name, the appointment), a web page's context. At most
+     * 50 keys; text values at most 500 characters.
+     */
+    context: z
+      .record(z.string().min(1).max(64), z.union([z.string().max(500), z.number(), z.boolean()]))
+      .refine((c) => Object.keys(c).length <= 50, { message: 'at most 50 keys' })
+      .optional(),
     /** This call is one the agent places: it dials this number (src/outbound/options.ts). */
     outbound: OutboundOptionsSchema.optional(),
   })
