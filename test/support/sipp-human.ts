@@ -23,6 +23,8 @@ export interface SippHuman {
   hangUpAfterMs?: number;
   /** How long the whole scenario may take. */
   timeoutMs: number;
+  /** Calls to take (one SIPp for many, several at once if they come so). Default: 1. */
+  calls?: number;
 }
 
 const RESPONSE_HEADERS = `[last_Via:]
@@ -156,5 +158,6 @@ export function runSippHuman(h: SippHuman, signal?: AbortSignal): Promise<SippRe
     ],
     Math.ceil(h.timeoutMs / 1000) + 30,
     signal,
+    h.calls ?? 1,
   );
 }

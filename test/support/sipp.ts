@@ -92,7 +92,10 @@ export async function runScenario(
   replacements: Record<string, string>,
   args: string[],
   globalTimeoutS: number,
+  /** Ends SIPp (SIGTERM) early; what it traced until then is still returned. */
   signal?: AbortSignal,
+  /** Calls to run (-m): a UAS answers this many, several at once if they come so. */
+  calls = 1,
 ): Promise<SippResult> {
   const dir = await mkdtemp(join(tmpdir(), 'sb-sipp-'));
   let text = await readFile(join(SCENARIOS, template), 'utf8');
@@ -108,7 +111,7 @@ export async function runScenario(
       '-sf',
       scenario,
       '-m',
-      '1',
+      String(calls),
       '-nostdin',
       '-timeout',
       `${globalTimeoutS}s`,
@@ -120,14 +123,17 @@ export async function runScenario(
       '-log_file',
       logFile,
     ],
-    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...(signal ? { signal } : {}) },
+    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  const stop = () => child.kill('SIGTERM');
+  signal?.addEventListener('abort', stop, { once: true });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exitCode = await new Promise<number>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code) => resolve(code ?? -1));
   });
+  signal?.removeEventListener('abort', stop);
   const [messages, log] = await Promise.all([readOptional(messageFile), readOptional(logFile)]);
   const hangup = /HANGUP=(local|remote)/.exec(log)?.[1] as 'local' | 'remote' | undefined;
   if (exitCode !== 0 && !/RESULT=/.test(log)) {
