@@ -2,6 +2,7 @@
  * The browser caller: joins a fresh room with a token from the project's token endpoint (which
  * dispatches the agent), publishes the microphone and plays the agent. It also measures the
  * agent's audio with WebAudio and exposes the figures on `window.switchboard` for the tests.
+ * The "call me back" form asks the callback endpoint to have the agent phone a number instead.
  */
 import {
   Room,
@@ -146,4 +147,54 @@ callButton.addEventListener('click', () => {
 });
 hangupButton.addEventListener('click', () => {
   void room?.disconnect();
+});
+
+const callbackForm = document.getElementById('callback') as HTMLFormElement;
+const callbackNumber = document.getElementById('callback-number') as HTMLInputElement;
+const callbackSubmit = document.getElementById('callback-submit') as HTMLButtonElement;
+const callbackStatus = document.getElementById('callback-status') as HTMLElement;
+
+/** Asks for a call back; the answer (accepted, or why not) is announced in the status line. */
+async function askCallback(): Promise<string> {
+  const number = callbackNumber.value.trim();
+  if (number === '') {
+    callbackNumber.setAttribute('aria-invalid', 'true');
+    callbackNumber.focus();
+    return 'Enter the number to call, with + and the country code.';
+  }
+  const agent = new URLSearchParams(location.search).get('agent') ?? undefined;
+  const res = await fetch('/api/callback', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ number, ...(agent === undefined ? {} : { agent }) }),
+  });
+  const body = (await res.json().catch(() => ({}))) as {
+    code?: string;
+    error?: string;
+    campaign?: string;
+    number?: string;
+  };
+  if (res.status === 202) {
+    callbackNumber.removeAttribute('aria-invalid');
+    return `We will call ${body.number ?? 'you'} in a moment (reference ${body.campaign ?? '?'}).`;
+  }
+  if (body.code === 'callback_request_invalid') {
+    callbackNumber.setAttribute('aria-invalid', 'true');
+    callbackNumber.focus();
+  }
+  return `Not possible: ${body.error ?? `the server answered ${res.status}`}`;
+}
+
+callbackForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  callbackSubmit.disabled = true;
+  callbackStatus.textContent = 'Asking for a call back...';
+  void askCallback()
+    .catch((err: unknown) => `Not possible: ${err instanceof Error ? err.message : String(err)}`)
+    .then((text) => {
+      callbackStatus.textContent = text;
+    })
+    .finally(() => {
+      callbackSubmit.disabled = false;
+    });
 });

@@ -7,6 +7,11 @@
  * many calls at once is decided by the library's TokenEndpoint (src/tokens/token-endpoint.ts):
  * the authorisation hook of WEB_AUTH_MODULE (unset: open to anyone, and the log says so), the
  * Origin allow-list, rate limits per address and per user, and a cap on each user's calls.
+ *
+ * The page may also ask for a call back (`POST /api/callback`, src/tokens/callback-endpoint.ts):
+ * behind the same gate, limited per number, each one a one-row campaign placed through
+ * WEB_CALLBACK_TRUNK (unset: no callbacks). Stopping the server stops them: no further dial
+ * starts, the calls being placed are hung up, and each campaign's journal records how it ended.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -14,8 +19,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { isSwitchboardError, loadConfig } from '../src/index.js';
-import { loadAuthorizer, openAccess, TokenEndpoint } from '../src/tokens/index.js';
+import { readDoNotCallList } from '../src/campaigns/do-not-call.js';
+import { isSwitchboardError, loadConfig, SwitchboardError } from '../src/index.js';
+import { liveKitDialer } from '../src/outbound/livekit-dialer.js';
+import {
+  CallbackEndpoint,
+  loadAuthorizer,
+  openAccess,
+  TokenEndpoint,
+  type TokenHttpRequest,
+} from '../src/tokens/index.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const MAX_BODY_BYTES = 64 * 1024;
@@ -74,6 +87,32 @@ async function main(): Promise<void> {
       `token endpoint authorised by ${web.authModule}; origins: ${origins}; limits: ${JSON.stringify(limits)}`,
     );
 
+  const callbacks = new CallbackEndpoint({
+    trunk: config.webCallback.trunk,
+    agent: config.webCallback.agent,
+    agents: config.webAgents,
+    dialer: liveKitDialer(config.livekit),
+    authorize,
+    ...(web.allowedOrigins === undefined ? {} : { allowedOrigins: web.allowedOrigins }),
+    ratePerAddressPerHour: config.webCallback.ratePerAddressPerHour,
+    ratePerUserPerHour: config.webCallback.ratePerUserPerHour,
+    perNumberPerDay: config.webCallback.perNumberPerDay,
+    campaignsDir: config.webCallback.campaignsDir,
+    ...(config.webCallback.doNotCallFile === undefined
+      ? {}
+      : { doNotCall: await doNotCallReader(config.webCallback.doNotCallFile) }),
+    log: (line) => console.log(line),
+  });
+  const cb = config.webCallback;
+  if (cb.trunk === undefined)
+    console.log(
+      'callbacks off: the page offers no calls back (set WEB_CALLBACK_TRUNK to offer them)',
+    );
+  else
+    console.log(
+      `callbacks on through trunk ${cb.trunk} (agent ${cb.agent}); do-not-call list: ${cb.doNotCallFile ?? 'none'}; state in ${cb.campaignsDir}; limits: ${JSON.stringify({ ratePerAddressPerHour: cb.ratePerAddressPerHour, ratePerUserPerHour: cb.ratePerUserPerHour, perNumberPerDay: cb.perNumberPerDay })}`,
+    );
+
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((err: unknown) => {
       console.error('web request failed', err instanceof Error ? err.message : err);
@@ -92,13 +131,16 @@ async function main(): Promise<void> {
       res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(client);
     } else if (req.method === 'GET' && path === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    } else if (path === '/api/token') {
-      const reply = await endpoint.handle({
+    } else if (path === '/api/token' || path === '/api/callback') {
+      const request: TokenHttpRequest = {
         method: req.method ?? 'GET',
         address: req.socket.remoteAddress ?? 'unknown',
         headers: req.headers,
         ...(req.method === 'POST' ? { body: await readJson(req) } : {}),
-      });
+      };
+      const reply = await (path === '/api/token'
+        ? endpoint.handle(request)
+        : callbacks.handle(request));
       res
         .writeHead(reply.status, {
           ...reply.headers,
@@ -117,12 +159,43 @@ async function main(): Promise<void> {
     );
     return s;
   });
+  // The first signal closes the listeners and lets the callbacks under way record how they
+  // ended; a second one quits at once (their next run of `campaign status` shows them interrupted).
+  let stopping = false;
   const stop = () => {
+    if (stopping) process.exit(1);
+    stopping = true;
     for (const s of servers) s.close();
-    process.exit(0);
+    callbacks.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error('stopping the callbacks failed', err instanceof Error ? err.message : err);
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+/**
+ * The do-not-call list, read now (a broken file stops the server at start) and again for every
+ * callback request, so that a number added to the file is not called from the next request on.
+ */
+async function doNotCallReader(file: string): Promise<() => Promise<ReadonlySet<string>>> {
+  const read = async () => {
+    try {
+      return await readDoNotCallList(file);
+    } catch (err) {
+      throw new SwitchboardError(
+        'config_invalid',
+        `WEB_CALLBACK_DNC_FILE: ${(err as Error).message.replace(' Check --dnc.', '')}`,
+        { cause: err },
+      );
+    }
+  };
+  await read();
+  return read;
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

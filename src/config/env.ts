@@ -106,6 +106,35 @@ const EnvSchema = z.object({
     .max(24 * 3_600_000)
     .refine((ms) => ms === 0 || ms >= 1_000, { message: 'at least 1000, or 0 for no limit' })
     .default(600_000),
+  /**
+   * Callbacks from the page (POST /api/callback) are placed through this outbound trunk, by name
+   * as `npm run sip` provisions it. Unset: the page offers no callbacks (404 naming this variable):
+   * every callback is a real phone call someone pays for, to a number a stranger typed.
+   */
+  WEB_CALLBACK_TRUNK: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a trunk name: letters, digits, ".", "_", "-"')
+      .optional(),
+  ),
+  /** The agent that calls back unless the request names another of WEB_AGENTS. Default: WEB_AGENTS' first. */
+  WEB_CALLBACK_AGENT: agentName.optional(),
+  /**
+   * Callback requests per client address per hour (all at once, then one every 60/N min). Default
+   * 10: a person asks once or twice; an office behind one address a few times more.
+   */
+  WEB_CALLBACK_RATE_PER_ADDRESS_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(10),
+  /** Callback requests per user (the hook's userId; anonymous: per address) per hour. Default 3. */
+  WEB_CALLBACK_RATE_PER_USER_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(3),
+  /**
+   * Callbacks to one number in any 24 hours, whoever asks. Default 3: the callee did not
+   * necessarily ask; strangers typing someone's number cannot ring it more than this a day.
+   */
+  WEB_CALLBACK_PER_NUMBER_PER_DAY: z.coerce.number().int().min(1).max(100).default(3),
+  /** Numbers callbacks never dial (one E.164 per line, as `campaign --dnc`), read on every request. */
+  WEB_CALLBACK_DNC_FILE: optionalString,
+  /** Each callback's campaign state (`npm run campaign -- status --dir`). Default: the campaigns'. */
+  WEB_CALLBACK_CAMPAIGNS_DIR: z.string().min(1).default('.stack/campaigns'),
   /** The worker's health server (GET / and /worker). Default: the agents framework's (random in dev, 8081 in production). */
   AGENT_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   AGENT_IDLE_PROCESSES: z.coerce.number().int().min(1).max(16).default(1),
@@ -206,6 +235,8 @@ export interface Config {
   phoneReservedCalls: number;
   /** The browser entrance: the token endpoint's limits and the web calls' time limit. */
   web: WebEntranceConfig;
+  /** Callbacks the page may ask for (POST /api/callback); off without a trunk. */
+  webCallback: WebCallbackConfig;
   /** The production worker (`npm run agent start`): capacity, drain and health. */
   worker: WorkerConfig;
 }
@@ -226,6 +257,24 @@ export interface WebEntranceConfig {
   maxCallsPerUser: number;
   /** Unit: ms. The time limit of a web call whose line sets none; undefined: none. */
   maxCallDurationMs?: number;
+}
+
+/** Callbacks from the page: each a one-row campaign (src/tokens/callback-endpoint.ts). */
+export interface WebCallbackConfig {
+  /** The outbound trunk by name; undefined: callbacks are off. */
+  trunk?: string;
+  /** The agent that calls back by default. */
+  agent: string;
+  /** Requests per client address per hour. */
+  ratePerAddressPerHour: number;
+  /** Requests per user per hour. */
+  ratePerUserPerHour: number;
+  /** Callbacks to one number in any 24 hours. */
+  perNumberPerDay: number;
+  /** The do-not-call list file, read on every request; undefined: none. */
+  doNotCallFile?: string;
+  /** Where each callback's campaign state is kept. */
+  campaignsDir: string;
 }
 
 /** Where call records go: always a local file (or its spool), and a signed webhook when set. */
@@ -323,6 +372,15 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
       ...(e.WEB_MAX_CALL_DURATION_MS === 0
         ? {}
         : { maxCallDurationMs: e.WEB_MAX_CALL_DURATION_MS }),
+    },
+    webCallback: {
+      ...(e.WEB_CALLBACK_TRUNK === undefined ? {} : { trunk: e.WEB_CALLBACK_TRUNK }),
+      agent: e.WEB_CALLBACK_AGENT ?? e.WEB_AGENTS[0] ?? 'switchboard',
+      ratePerAddressPerHour: e.WEB_CALLBACK_RATE_PER_ADDRESS_PER_HOUR,
+      ratePerUserPerHour: e.WEB_CALLBACK_RATE_PER_USER_PER_HOUR,
+      perNumberPerDay: e.WEB_CALLBACK_PER_NUMBER_PER_DAY,
+      ...(e.WEB_CALLBACK_DNC_FILE === undefined ? {} : { doNotCallFile: e.WEB_CALLBACK_DNC_FILE }),
+      campaignsDir: e.WEB_CALLBACK_CAMPAIGNS_DIR,
     },
     worker: {
       maxCpuPercent: e.AGENT_MAX_CPU_PERCENT,

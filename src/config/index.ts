@@ -7,6 +7,7 @@ export {
   type LivekitConfig,
   type ModelProvider,
   type RecordsConfig,
+  type WebCallbackConfig,
   type WebEntranceConfig,
   type WorkerConfig,
 } from './env.js';

@@ -1,4 +1,14 @@
 export {
+  callbackName,
+  CallbackEndpoint,
+  type CallbackAccepted,
+  type CallbackEndpointOptions,
+  type CallbackHttpResponse,
+  type CallbackRefusal,
+  type CallbackRefusalCode,
+  type ClosableCampaignStore,
+} from './callback-endpoint.js';
+export {
   loadAuthorizer,
   openAccess,
   type AuthorizationResult,
@@ -24,3 +34,13 @@ export {
   type TokenRefusalCode,
   type UserCallDirectory,
 } from './token-endpoint.js';
+export {
+  WebGate,
+  type Admitted,
+  type GateDecision,
+  type GateRefusalCode,
+  type WebGateOptions,
+  type WebHttpRequest,
+  type WebHttpResponse,
+  type WebRefusal,
+} from './web-gate.js';

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { TokenAuthorizer } from './authorize.js';
 import { createParticipantToken, userRoomPrefix } from './participant-token.js';
 import { RateLimiter } from './rate-limit.js';
+import { refusal, WebGate, type WebHttpRequest } from './web-gate.js';
 
 /**
  * The browser entrance's policy: who gets a token to call an agent, how often and how many calls
@@ -17,6 +18,7 @@ import { RateLimiter } from './rate-limit.js';
  *   3. the authorisation hook (401 or 403 with its reason);
  *   4. the agent asked for must be offered (403);
  *   5. the user's rate (429 with Retry-After);
+ * (1 to 3 and 5 are the browser entrance's gate, web-gate.ts, which the callback endpoint shares)
  *   6. the user's calls at once (429): the calls LiveKit has with the user's caller in the room,
  *      plus the tokens this endpoint issued that have not been used yet and can still be.
  */
@@ -39,15 +41,7 @@ export interface TokenEndpointOptions {
 }
 
 /** One request, as the HTTP server received it. */
-export interface TokenHttpRequest {
-  method: string;
-  /** The client's address (the socket's peer). */
-  address: string;
-  /** By lower-case name, as node:http gives them. */
-  headers: Readonly<Record<string, string | string[] | undefined>>;
-  /** The parsed JSON body; undefined when it was not JSON or too large. */
-  body?: unknown;
-}
+export type TokenHttpRequest = WebHttpRequest;
 
 export interface TokenHttpResponse {
   status: number;
@@ -133,8 +127,7 @@ interface PendingToken {
 }
 
 export class TokenEndpoint {
-  private readonly perAddress: RateLimiter;
-  private readonly perUser: RateLimiter;
+  private readonly gate: WebGate;
   private readonly userCalls: UserCallDirectory;
   private readonly now: () => number;
   /** Tokens issued and not seen in use yet, by room prefix. */
@@ -144,60 +137,21 @@ export class TokenEndpoint {
 
   constructor(private readonly opts: TokenEndpointOptions) {
     this.now = opts.now ?? Date.now;
-    this.perAddress = new RateLimiter({ perMinute: opts.ratePerAddressPerMinute, now: this.now });
-    this.perUser = new RateLimiter({ perMinute: opts.ratePerUserPerMinute, now: this.now });
+    this.gate = new WebGate({
+      authorize: opts.authorize,
+      ...(opts.allowedOrigins === undefined ? {} : { allowedOrigins: opts.allowedOrigins }),
+      perAddress: new RateLimiter({ perMinute: opts.ratePerAddressPerMinute, now: this.now }),
+      perUser: new RateLimiter({ perMinute: opts.ratePerUserPerMinute, now: this.now }),
+      subject: { one: 'a token', many: 'tokens', requests: 'token requests' },
+    });
     this.userCalls = opts.userCalls ?? livekitUserCalls(opts.livekit);
   }
 
   /** `POST /api/token` (and its CORS preflight, `OPTIONS`). */
   async handle(req: TokenHttpRequest): Promise<TokenHttpResponse> {
-    const origin = header(req.headers, 'origin');
-    const cors: Record<string, string> =
-      origin === undefined ? {} : { 'access-control-allow-origin': origin, vary: 'Origin' };
-    if (origin !== undefined && !this.originAllowed(origin, header(req.headers, 'host')))
-      return refuse(
-        403,
-        'origin_not_allowed',
-        `pages from ${origin} may not ask for tokens here; add the origin to WEB_ALLOWED_ORIGINS`,
-        { vary: 'Origin' },
-      );
-    if (req.method === 'OPTIONS')
-      return {
-        status: 204,
-        headers: {
-          ...cors,
-          'access-control-allow-methods': 'POST',
-          'access-control-allow-headers': 'content-type, authorization',
-          'access-control-max-age': '600',
-        },
-      };
-    if (req.method !== 'POST')
-      return refuse(405, 'method_not_allowed', 'ask for a token with POST', {
-        ...cors,
-        allow: 'POST, OPTIONS',
-      });
-
-    const byAddress = this.perAddress.take(req.address);
-    if (!byAddress.allowed)
-      return refuse(
-        429,
-        'rate_limited',
-        `too many token requests from this address; try again in ${byAddress.retryAfterSeconds} s`,
-        { ...cors, 'retry-after': String(byAddress.retryAfterSeconds) },
-      );
-
-    const auth = await this.opts.authorize({
-      address: req.address,
-      ...(origin === undefined ? {} : { origin }),
-      headers: flatHeaders(req.headers),
-    });
-    if (!auth.allow) {
-      const status = auth.status ?? 401;
-      return refuse(status, status === 401 ? 'unauthorized' : 'forbidden', auth.reason, {
-        ...cors,
-        ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}),
-      });
-    }
+    const gate = await this.gate.admit(req);
+    if (gate.reply !== undefined) return gate.reply;
+    const { cors, userId, userKey } = gate.admitted;
 
     const body = TokenRequestBody.safeParse(req.body);
     if (!body.success)
@@ -217,16 +171,8 @@ export class TokenEndpoint {
         cors,
       );
 
-    // Anonymous callers (open mode, or a hook that names nobody) are one user per address.
-    const userKey = auth.userId === undefined ? `address:${req.address}` : `user:${auth.userId}`;
-    const byUser = this.perUser.take(userKey);
-    if (!byUser.allowed)
-      return refuse(
-        429,
-        'rate_limited',
-        `too many token requests for this user; try again in ${byUser.retryAfterSeconds} s`,
-        { ...cors, 'retry-after': String(byUser.retryAfterSeconds) },
-      );
+    const limited = this.gate.userRate(gate.admitted);
+    if (limited !== undefined) return limited;
 
     const tag = this.roomTag(userKey);
     this.forgetExpired();
@@ -271,7 +217,7 @@ export class TokenEndpoint {
         agentName,
         ttlSeconds: this.opts.tokenTtlSeconds,
         roomTag: tag,
-        ...(auth.userId === undefined ? {} : { userId: auth.userId }),
+        ...(userId === undefined ? {} : { userId }),
         ...(body.data.participant_name === undefined
           ? {}
           : { displayName: body.data.participant_name }),
@@ -284,12 +230,6 @@ export class TokenEndpoint {
         body: { server_url: this.opts.livekit.url, participant_token: token.token },
       };
     });
-  }
-
-  private originAllowed(origin: string, host: string | undefined): boolean {
-    if (this.opts.allowedOrigins !== undefined) return this.opts.allowedOrigins.includes(origin);
-    // Same origin: the page this endpoint serves (scheme left out: a TLS proxy in front).
-    return URL.canParse(origin) && host !== undefined && new URL(origin).host === host;
   }
 
   /** A user's rooms are `web-<tag>-…`: keyed with the API secret, so names reveal nobody. */
@@ -335,16 +275,5 @@ function refuse(
   error: string,
   headers: Record<string, string> = {},
 ): TokenHttpResponse {
-  return { status, headers, body: { code, error } };
-}
-
-function header(headers: TokenHttpRequest['headers'], name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function flatHeaders(headers: TokenHttpRequest['headers']): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  return out;
+  return refusal(status, code, error, headers);
 }

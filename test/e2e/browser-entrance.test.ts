@@ -6,8 +6,6 @@
  * rate), a production worker with two seats of which one is kept for phone calls answers, and the
  * joins are real participants (rtc-node) in LiveKit rooms.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +26,7 @@ import { provisionLine, sippCall, type PhoneLine } from '../support/phone-lines.
 import { RtpMeter } from '../support/rtp-meter.js';
 import { runSippCaller, writeSilenceUlaw } from '../support/sipp.js';
 import { AGENT_NAME, eventually, layout, roomClient } from '../support/stack-env.js';
+import { startWebServer, type WebServer } from '../support/web-server.js';
 
 const AGENT = 'switchboard-web-share';
 const LINE = '+15550187';
@@ -47,51 +46,6 @@ export function authorize(request) {
     : { allow: true, userId: m[1] };
 }
 `;
-
-interface WebServer {
-  url: string;
-  log: () => Promise<string>;
-  stop: () => Promise<void>;
-}
-
-/** web/server.ts of this checkout, as the stack runs it, with its own port and environment. */
-async function startWebServer(port: number, env: NodeJS.ProcessEnv, logFile: string) {
-  const fd = openSync(logFile, 'w');
-  const child: ChildProcess = spawn(
-    process.execPath,
-    // 127.0.0.1 too: the page may use the microphone only in a secure context (localhost).
-    [
-      '--import',
-      'tsx',
-      'web/server.ts',
-      '--host',
-      layout.serviceIp,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-    ],
-    { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } },
-  );
-  closeSync(fd);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = `http://${layout.serviceIp}:${port}`;
-  await eventually(`the web server on ${port} (log: ${logFile})`, async () => {
-    if (child.exitCode !== null) throw new Error(`web server exited; see ${logFile}`);
-    return fetch(`${url}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-  });
-  return {
-    url,
-    log: () => readFile(logFile, 'utf8'),
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  } satisfies WebServer;
-}
 
 async function askToken(
   server: WebServer,

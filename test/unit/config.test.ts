@@ -123,6 +123,46 @@ describe('parseConfig', () => {
     expect(set.phoneReservedCalls).toBe(4);
   });
 
+  it('callbacks from the page: off without a trunk, limited by default', () => {
+    expect(parseConfig({}).webCallback).toEqual({
+      agent: 'switchboard',
+      ratePerAddressPerHour: 10,
+      ratePerUserPerHour: 3,
+      perNumberPerDay: 3,
+      campaignsDir: '.stack/campaigns',
+    });
+    expect(parseConfig({ WEB_AGENTS: 'front-desk' }).webCallback.agent).toBe('front-desk');
+    expect(
+      parseConfig({
+        WEB_CALLBACK_TRUNK: ' carrier ',
+        WEB_CALLBACK_AGENT: 'appointments',
+        WEB_CALLBACK_RATE_PER_ADDRESS_PER_HOUR: '20',
+        WEB_CALLBACK_RATE_PER_USER_PER_HOUR: '2',
+        WEB_CALLBACK_PER_NUMBER_PER_DAY: '1',
+        WEB_CALLBACK_DNC_FILE: '/etc/switchboard/dnc.txt',
+        WEB_CALLBACK_CAMPAIGNS_DIR: '/var/lib/switchboard/campaigns',
+      }).webCallback,
+    ).toEqual({
+      trunk: 'carrier',
+      agent: 'appointments',
+      ratePerAddressPerHour: 20,
+      ratePerUserPerHour: 2,
+      perNumberPerDay: 1,
+      doNotCallFile: '/etc/switchboard/dnc.txt',
+      campaignsDir: '/var/lib/switchboard/campaigns',
+    });
+  });
+
+  it.each([
+    [{ WEB_CALLBACK_TRUNK: 'my trunk' }, /WEB_CALLBACK_TRUNK: a trunk name/],
+    [{ WEB_CALLBACK_AGENT: 'a b' }, /WEB_CALLBACK_AGENT: letters, digits/],
+    [{ WEB_CALLBACK_PER_NUMBER_PER_DAY: '0' }, /WEB_CALLBACK_PER_NUMBER_PER_DAY/],
+    [{ WEB_CALLBACK_RATE_PER_ADDRESS_PER_HOUR: 'many' }, /WEB_CALLBACK_RATE_PER_ADDRESS_PER_HOUR/],
+    [{ WEB_CALLBACK_RATE_PER_USER_PER_HOUR: '1.5' }, /WEB_CALLBACK_RATE_PER_USER_PER_HOUR/],
+  ])('rejects callback setting %o', (env, message) => {
+    expect(configError(env)).toMatch(message);
+  });
+
   it.each([
     ['1 seat: browsers keep it', '1', 0],
     ['2 seats: one for phones', '2', 1],
