@@ -134,6 +134,9 @@ async function main(): Promise<void> {
     logFile: join(dir, 'agent.log'),
     logLevel: 'debug',
   });
+  // A run that was killed leaves its trunk behind; two of one name would be refused.
+  for (const stale of await sipClient().listSipOutboundTrunk())
+    if (stale.name === TRUNK) await sipClient().deleteSipTrunk(stale.sipTrunkId);
   const trunk = await sipClient().createSipOutboundTrunk(TRUNK, `${layout.serviceIp}:${SIP_PORT}`, [
     '+15550000088',
   ]);

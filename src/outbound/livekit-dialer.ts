@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { AgentDispatchClient, RoomServiceClient, SipClient } from 'livekit-server-sdk';
 import { SwitchboardError } from '../errors/index.js';
 import type { LiveKitAccess } from '../transfer/livekit-ports.js';
+import { CALLEE_IDENTITY } from './callee.js';
 import type { OutboundCallRequest, OutboundDialer, PlacedCall } from './dialer.js';
 import { OutboundOptionsSchema } from './options.js';
 import { outcomeIn } from './outcome-report.js';
@@ -30,15 +31,14 @@ export interface DialerClock {
 const realClock: DialerClock = {
   sleep: (ms, signal) =>
     new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        { once: true },
-      );
+      // The listener goes with the timer: the dialer sleeps hundreds of times on one signal.
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
     }),
 };
 
@@ -60,8 +60,11 @@ export function liveKitDialer(
   const dispatches = new AgentDispatchClient(livekit.url, livekit.apiKey, livekit.apiSecret);
   const sip = new SipClient(livekit.url, livekit.apiKey, livekit.apiSecret);
 
-  const roomGone = async (room: string): Promise<boolean> =>
-    (await rooms.listRooms([room])).length === 0;
+  const callOver = async (room: string): Promise<boolean> => {
+    if ((await rooms.listRooms([room])).length === 0) return true;
+    const participants = await rooms.listParticipants(room);
+    return !participants.some((p) => p.identity === CALLEE_IDENTITY);
+  };
 
   return {
     async place(request: OutboundCallRequest, signal?: AbortSignal): Promise<PlacedCall> {
@@ -145,8 +148,11 @@ export function liveKitDialer(
 
       const ended = (async () => {
         await outcome.catch(() => undefined);
-        while (!stop.signal.aborted && !(await roomGone(room).catch(() => false)))
+        // Over when the room is gone, or the callee has left it: the agent's job then ends on its
+        // own, and the room would otherwise wait out its departure timeout.
+        while (!stop.signal.aborted && !(await callOver(room).catch(() => false)))
           await clock.sleep(ENDED_POLL_MS, stop.signal);
+        await hangUp();
       })();
       // The signal's hang-up; the loops above stop on it.
       stop.signal.addEventListener('abort', () => void hangUp(), { once: true });
