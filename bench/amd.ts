@@ -149,6 +149,7 @@ async function main(): Promise<void> {
     c: Case;
     record?: CallRecord;
     helloToAgentMs?: number;
+    answerToAgentMs?: number;
     placeToInviteMs?: number;
     inviteToAnswerMs?: number;
   }[] = [];
@@ -193,8 +194,10 @@ async function main(): Promise<void> {
         c.kind === 'person' &&
         report.firstPacketAt !== undefined &&
         report.firstLoudAt !== undefined
-      )
+      ) {
         row.helloToAgentMs = report.firstLoudAt - (report.firstPacketAt + audio.speechEndS * 1000);
+        row.answerToAgentMs = report.firstLoudAt - report.firstPacketAt;
+      }
       await eventually('the record', async () => {
         row.record = (await readCallRecords(recordsDir)).find((r) => r.outbound?.to === to);
         return row.record !== undefined;
@@ -225,6 +228,7 @@ async function main(): Promise<void> {
 - categories: ${JSON.stringify(Object.fromEntries(['human', 'machine-vm', 'machine-unavailable', 'machine-ivr', 'uncertain'].map((k) => [k, rows.filter((r) => r.record?.outbound?.answeringMachine?.category === k).length])))}
 - decision, answer -> verdict: people ${fmt(judged('person').flatMap((r) => r.record?.outbound?.answeringMachine?.decidedAfterAnswerMs ?? []))}; machines ${fmt(judged('machine').flatMap((r) => r.record?.outbound?.answeringMachine?.decidedAfterAnswerMs ?? []))}; all ${fmt(decided)}
 - callee's "hello" ends -> first agent audio at the callee: ${fmt(rows.flatMap((r) => r.helloToAgentMs ?? []))}
+- answer (the callee's media starts) -> first agent audio at the callee, people: ${fmt(rows.flatMap((r) => r.answerToAgentMs ?? []))}
 - place() -> INVITE at the callee: ${fmt(rows.flatMap((r) => r.placeToInviteMs ?? []))}
 - INVITE -> answer (ringing 300 ms at the callee): ${fmt(rows.flatMap((r) => r.inviteToAnswerMs ?? []))}
 `);

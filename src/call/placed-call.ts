@@ -200,6 +200,9 @@ export async function runPlacedCall(input: PlacedCallInput): Promise<void> {
       .catch((err: unknown) => log.warn({ err }, 'could not report the outcome in the room'));
     if (result !== 'voicemail') return;
     clearTimeout(greetTimer);
+    // The rest of the greeting is not a conversation: no more turns, nothing queued.
+    session.input.setAudioEnabled(false);
+    session.interrupt();
     const message = o.answeringMachine.message;
     if (
       o.answeringMachine.onMachine === 'hang_up' ||
@@ -216,6 +219,8 @@ export async function runPlacedCall(input: PlacedCallInput): Promise<void> {
     if (beep === 'cancelled') return;
     tracker.outbound({ message: { afterBeep: beep === 'beep', at: new Date().toISOString() } });
     tracker.ended('voicemail', 'an answering machine answered; the agent left the message');
+    // Anything queued meanwhile (a reply to a transcript that came late) goes before the message.
+    session.interrupt();
     await session.say(message, { allowInterruptions: false }).waitForPlayout();
     await input.endCall('message left');
   } finally {

@@ -22,6 +22,7 @@ import {
 } from '../conversation/silence-policy.js';
 import { resolveCallOptions } from '../dispatch/index.js';
 import { collectDigits, sendTones, TONE_DIGITS, type DtmfSource } from '../dtmf/index.js';
+import { isCancelledRequest } from '../models/cancelled-request.js';
 import { sendTonesTool } from '../tools/send-tones.js';
 import { TransferDesk, type TransferToolResult } from '../transfer/index.js';
 import { resolveTurnTaking, sessionTurnOptions, type TurnTaking } from '../turns/index.js';
@@ -364,6 +365,10 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
   // before the call, record why, hang up. The session may already be closing.
   session.on(voice.AgentSessionEventTypes.Error, (ev) => {
     const recoverable = (ev.error as { recoverable?: boolean }).recoverable === true;
+    if (isCancelledRequest(ev.error)) {
+      callLog.debug({ type: ev.error.type }, 'a model request was cancelled by an interruption');
+      return;
+    }
     callLog.error({ err: ev.error, recoverable }, 'agent session error');
     if (recoverable || tracker.hasEnded) return;
     tracker.ended('failed', `the model server failed (${ev.error.type})`);

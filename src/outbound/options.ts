@@ -28,8 +28,12 @@ export const AnsweringMachineOptionsSchema = z
      * the call goes on as answered; the agent greets (see waitForCalleeMs). Unit: ms. Default: 3000.
      */
     noSpeechTimeoutMs: z.number().int().min(1_000).max(30_000).default(3_000),
-    /** The whole detection's limit once the callee speaks. Unit: ms. Default: 15000. */
-    detectionTimeoutMs: z.number().int().min(2_000).max(60_000).default(15_000),
+    /**
+     * With no verdict this long after the answer, detection settles "uncertain" (the call goes on
+     * as answered) at the callee's next pause. While it runs the agent does not reply: a person
+     * whose greeting could not be classified waits this long. Unit: ms. Default: 6000.
+     */
+    detectionTimeoutMs: z.number().int().min(2_000).max(60_000).default(6_000),
     /**
      * Silence after a short first utterance (under 2.5 s) that makes it a person's "hello?". The
      * framework's 500 ms took a mailbox's first sentence ("you have reached our voicemail", then a
@@ -72,7 +76,7 @@ export const OutboundOptionsSchema = z
       onMachine: 'hang_up',
       beepTimeoutMs: 5_000,
       noSpeechTimeoutMs: 3_000,
-      detectionTimeoutMs: 15_000,
+      detectionTimeoutMs: 6_000,
       humanSilenceMs: 800,
       machineSilenceMs: 1_000,
     }),
