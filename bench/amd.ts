@@ -15,11 +15,10 @@
  * stock agents-js peer: the starter template places no calls. Bounded: at most 60 calls, one at
  * a time.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { readCallRecords, type CallRecord } from '../src/call-records/index.js';
 import { LOCAL_API_KEY, LOCAL_API_SECRET } from '../src/config/index.js';
 import { liveKitDialer } from '../src/outbound/livekit-dialer.js';
@@ -28,8 +27,8 @@ import { renderConversation } from '../test/support/conversation-audio.js';
 import { RtpMeter } from '../test/support/rtp-meter.js';
 import { runSippHuman } from '../test/support/sipp-human.js';
 import { eventually, httpUrl, layout, sipClient } from '../test/support/stack-env.js';
+import { addBeep } from '../test/support/tones.js';
 
-const run = promisify(execFile);
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '40' } } });
 const CALLS = Math.min(Math.max(Number(values.calls), 4), 60);
 const AGENT = 'switchboard';
@@ -85,29 +84,7 @@ async function render(dir: string, c: Case): Promise<{ ulaw: string; speechEndS:
   const out = await renderConversation(dir, lines, 60, { voice: c.voice, wordsPerMinute: c.speed });
   const speechEndS = out.spoken.at(-1)?.endS ?? 0;
   if (!c.beep) return { ulaw: out.ulaw, speechEndS };
-  const raw = ['-t', 'raw', '-e', 'u-law', '-b', '8', '-r', '8000', '-c', '1'];
-  const beep = join(dir, 'beep.wav');
-  await run('sox', [
-    '-n',
-    '-r',
-    '8000',
-    '-c',
-    '1',
-    '-b',
-    '16',
-    beep,
-    'synth',
-    '0.5',
-    'sine',
-    '1000',
-    'vol',
-    '0.3',
-    'pad',
-    String(speechEndS + 0.4),
-    '1',
-  ]);
-  const ulaw = join(dir, 'with-beep.ulaw');
-  await run('sox', ['-m', ...raw, out.ulaw, beep, ...raw, ulaw]);
+  const ulaw = await addBeep(out.ulaw, speechEndS + 0.4, 0.5, 1000);
   return { ulaw, speechEndS };
 }
 

@@ -1,4 +1,4 @@
-import { sipStatusOf } from '../transfer/outcome.js';
+import { dialErrorKind, sipStatusOf } from '../transfer/outcome.js';
 
 /**
  * What dialling a number came to, as data: the call record, `npm run call` and campaign retries
@@ -29,11 +29,6 @@ export interface OutboundOutcome {
   ringingMs?: number;
 }
 
-function twirpCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
 /**
  * A failed CreateSIPParticipant as an outcome. livekit-sip puts the SIP status in the error
  * message ("INVITE failed: sip status: 486: ..."); a ringing timeout comes back as `canceled`
@@ -41,31 +36,7 @@ function twirpCode(err: unknown): string | undefined {
  */
 export function dialOutcome(err: unknown, ringingMs?: number): OutboundOutcome {
   const sipStatus = sipStatusOf(err);
-  const code = twirpCode(err);
-  const message = (err as { message?: unknown } | null)?.message;
-  const timedOut =
-    (err as { name?: unknown } | null)?.name === 'TimeoutError' ||
-    code === 'deadline_exceeded' ||
-    code === 'canceled' ||
-    (typeof message === 'string' && /timed out|timeout/i.test(message));
-  const result = ((): OutboundResult => {
-    switch (sipStatus) {
-      case 486:
-      case 600:
-        return 'busy';
-      case 408:
-      case 480:
-      case 487:
-        return 'no_answer';
-      case 403:
-      case 603:
-        return 'declined';
-      case undefined:
-        return timedOut ? 'no_answer' : 'failed';
-      default:
-        return 'failed';
-    }
-  })();
+  const result: OutboundResult = dialErrorKind(err);
   const because: Record<OutboundResult, string> = {
     answered: 'answered',
     voicemail: 'a machine answered',

@@ -60,27 +60,33 @@ function isTimeout(err: unknown): boolean {
   );
 }
 
+/**
+ * What a failed CreateSIPParticipant came to, by its SIP status (livekit-sip puts it in the
+ * message), or by a timeout when there is none: shared by transfers and placed calls.
+ */
+export function dialErrorKind(err: unknown): 'busy' | 'no_answer' | 'declined' | 'failed' {
+  switch (sipStatusOf(err)) {
+    case 486:
+    case 600:
+      return 'busy';
+    case 408:
+    case 480:
+    case 487:
+      return 'no_answer';
+    case 403:
+    case 603:
+      return 'declined';
+    case undefined:
+      return isTimeout(err) ? 'no_answer' : 'failed';
+    default:
+      return 'failed';
+  }
+}
+
 /** Dialling the human (CreateSIPParticipant) failed: why, for the caller and the record. */
 export function dialFailure(err: unknown): TransferFailure {
   const sipStatus = sipStatusOf(err);
-  const status = ((): TransferFailureStatus => {
-    switch (sipStatus) {
-      case 486:
-      case 600:
-        return 'busy';
-      case 408:
-      case 480:
-      case 487:
-        return 'no_answer';
-      case 403:
-      case 603:
-        return 'declined';
-      case undefined:
-        return isTimeout(err) ? 'no_answer' : 'failed';
-      default:
-        return 'failed';
-    }
-  })();
+  const status: TransferFailureStatus = dialErrorKind(err);
   return {
     status,
     ...(sipStatus === undefined ? {} : { sipStatus }),

@@ -5,11 +5,9 @@
  * callee's INVITE, the agent's audio energy at the callee, BYE, the outcome the dialer read from
  * the room, the call record, and that no room is left behind.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../src/call-records/index.js';
 import { LOCAL_API_KEY, LOCAL_API_SECRET } from '../../src/config/index.js';
@@ -28,8 +26,7 @@ import {
   roomClient,
   sipClient,
 } from '../support/stack-env.js';
-
-const run = promisify(execFile);
+import { addBeep } from '../support/tones.js';
 
 const TRUNK_NAME = 'e2e-callees';
 const CALLEE_SIP_PORT = 5080;
@@ -65,29 +62,7 @@ beforeAll(async () => {
   );
   greetingEndS = greeting.spoken.at(-1)?.endS ?? 0;
   BEEP.startS = greetingEndS + 0.5;
-  const raw = ['-t', 'raw', '-e', 'u-law', '-b', '8', '-r', '8000', '-c', '1'];
-  const beep = join(dir, 'beep.wav');
-  await run('sox', [
-    '-n',
-    '-r',
-    '8000',
-    '-c',
-    '1',
-    '-b',
-    '16',
-    beep,
-    'synth',
-    String(BEEP.lengthS),
-    'sine',
-    String(BEEP.hz),
-    'vol',
-    '0.3',
-    'pad',
-    String(BEEP.startS),
-    '1',
-  ]);
-  audio.voicemail = join(dir, 'voicemail.ulaw');
-  await run('sox', ['-m', ...raw, greeting.ulaw, beep, ...raw, audio.voicemail]);
+  audio.voicemail = await addBeep(greeting.ulaw, BEEP.startS, BEEP.lengthS, BEEP.hz);
   const trunk = await sipClient().createSipOutboundTrunk(
     TRUNK_NAME,
     `${layout.serviceIp}:${CALLEE_SIP_PORT}`,

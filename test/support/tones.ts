@@ -51,6 +51,24 @@ export async function addToneFrom(
   return out;
 }
 
+/**
+ * Mixes a beep into a µ-law recording: a -10 dBFS sine `seconds` long from `atSeconds`, as a
+ * voicemail sounds its tone (the recording keeps its length).
+ */
+export async function addBeep(
+  ulaw: string,
+  atSeconds: number,
+  seconds: number,
+  frequencyHz: number,
+): Promise<string> {
+  const raw = ['-t', 'raw', '-e', 'u-law', '-b', '8', '-r', '8000', '-c', '1'];
+  const out = ulaw.replace(/\.ulaw$/, `-beep${frequencyHz}.ulaw`);
+  const beep = ulaw.replace(/\.ulaw$/, `-beep${frequencyHz}.wav`);
+  await writeDelayedTone(beep, 8000, seconds, frequencyHz, atSeconds);
+  await run('sox', ['-m', ...raw, ulaw, beep, ...raw, out]);
+  return out;
+}
+
 /** The same for a 48 kHz WAV (Chromium's fake microphone). */
 export async function addToneToWav(
   wav: string,
