@@ -10,6 +10,7 @@ export class CallTracker {
   private readonly startedAt: Date;
   private answeredAt?: Date;
   private end?: { outcome: CallOutcome; reason: string; at: Date };
+  private ringingMs?: number;
   private readonly turns: CallRecord['turns'] = [];
   private readonly toolCalls: CallRecord['toolCalls'] = [];
   private readonly transfers: TransferRecord[] = [];
@@ -40,6 +41,9 @@ export class CallTracker {
   }
 
   said(role: 'caller' | 'agent', text: string, interrupted = false): void {
+    // Before the answer nothing the agent says reaches the caller: a greeting cut off by the
+    // caller's hang-up while it rang was never heard.
+    if (role === 'agent' && this.end?.outcome === 'abandoned') return;
     this.turns.push({
       role,
       at: this.now().toISOString(),
@@ -90,6 +94,13 @@ export class CallTracker {
     this.end ??= { outcome, reason, at: this.now() };
   }
 
+  /** The caller hung up while it rang, `ringingMs` after the call arrived. */
+  abandoned(ringingMs: number, reason: string): void {
+    if (this.end !== undefined) return;
+    this.ringingMs = Math.max(0, Math.round(ringingMs));
+    this.ended('abandoned', reason);
+  }
+
   get hasEnded(): boolean {
     return this.end !== undefined;
   }
@@ -112,6 +123,7 @@ export class CallTracker {
       startedAt: this.startedAt.toISOString(),
       ...(this.answeredAt === undefined ? {} : { answeredAt: this.answeredAt.toISOString() }),
       endedAt: end.at.toISOString(),
+      ...(this.ringingMs === undefined ? {} : { ringingMs: this.ringingMs }),
       outcome: end.outcome,
       endReason: end.reason,
       turns: this.turns,

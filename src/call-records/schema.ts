@@ -27,9 +27,17 @@ const WebCallerRecord = z.object({
   userId: z.string().optional(),
 });
 
+/** A caller who left before the agent saw them (a CANCEL while it rang): nothing more is known. */
+const UnseenCallerRecord = z.object({
+  channel: z.literal('unknown'),
+  direction: z.literal('inbound'),
+});
+
 export const CallOutcome = z.enum([
   'completed',
   'caller_hung_up',
+  // The caller hung up while it still rang: before the agent's answer reached them.
+  'abandoned',
   'agent_ended',
   'transferred',
   'failed',
@@ -75,11 +83,17 @@ export const CallRecordSchema = z.object({
   callId: z.string(),
   room: z.string(),
   agentName: z.string(),
-  caller: z.discriminatedUnion('channel', [PhoneCallerRecord, WebCallerRecord]),
+  caller: z.discriminatedUnion('channel', [PhoneCallerRecord, WebCallerRecord, UnseenCallerRecord]),
   /** ISO-8601 times: job start, the first agent audio played to the caller, the end. */
   startedAt: z.iso.datetime(),
   answeredAt: z.iso.datetime().optional(),
   endedAt: z.iso.datetime(),
+  /**
+   * An abandoned call: the call's arrival (its room's creation, which livekit-sip does on the
+   * INVITE) -> the caller's hang-up as the agent saw it. For a caller who left before the agent
+   * joined, the agent only learns it when the room closes, so this is an upper bound. Unit: ms.
+   */
+  ringingMs: z.number().nonnegative().optional(),
   outcome: CallOutcome,
   /** Why the call ended, in words (no PII). */
   endReason: z.string(),

@@ -26,6 +26,7 @@ import { isCancelledRequest } from '../models/cancelled-request.js';
 import { sendTonesTool } from '../tools/send-tones.js';
 import { TransferDesk, type TransferToolResult } from '../transfer/index.js';
 import { resolveTurnTaking, sessionTurnOptions, type TurnTaking } from '../turns/index.js';
+import { unseenCallerRecord, waitForCaller } from './abandoned-call.js';
 import { brandCall, type Call, type CollectDigitsRequest } from './call.js';
 import { greetingText, toolsFor, type CallAgentDefinition, type CallModels } from './definition.js';
 import { hangUp, livekitHangUpPort } from './hang-up.js';
@@ -85,6 +86,7 @@ function snapshot(p: RemoteParticipant): ParticipantSnapshot {
  */
 export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
   const { def, config } = rt;
+  const jobStartedAt = new Date();
   const logger = log().child({ jobId: ctx.job.id, agentName: rt.agentName });
   const resolved = resolveCallOptions(
     def.defaults ?? {},
@@ -132,7 +134,24 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     ctx.shutdown('invalid outbound call options');
     return;
   }
-  const participant = await ctx.waitForParticipant(placed?.identity);
+  const found = await waitForCaller(ctx, placed?.identity);
+  if (found === undefined) {
+    if (placed === undefined) {
+      const record = unseenCallerRecord({
+        callId: ctx.job.id,
+        room: ctx.room.name ?? '',
+        agentName: rt.agentName,
+        arrivedAt: ctx.room.creationTime,
+        startedAt: jobStartedAt,
+        endedAt: new Date(),
+      });
+      await rt.records.write(record);
+      logger.info({ outcome: record.outcome }, 'call record written');
+    }
+    ctx.shutdown('the caller left before the agent joined');
+    return;
+  }
+  const participant = found;
   const live = new LiveCaller(snapshot(participant));
   const callLog = logger.child({ channel: live.current.channel });
   const tracker = new CallTracker({
@@ -229,8 +248,27 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     callEnded.abort();
     return Promise.resolve();
   });
+  // An inbound phone call is answered when livekit-sip reports it active (the agent's audio
+  // reached the caller); a browser caller is connected from the start.
+  let answered =
+    live.current.channel !== 'phone' ||
+    live.current.direction === 'outbound' ||
+    live.current.callStatus === 'active';
+  live.onStatusChange((change) => {
+    if (change.to === 'active') answered = true;
+  });
   ctx.room.on(RoomEvent.ParticipantDisconnected, (p: RemoteParticipant) => {
     if (p.identity !== participant.identity) return;
+    if (!answered) {
+      tracker.abandoned(
+        Date.now() - ctx.room.creationTime.getTime(),
+        'the caller hung up while it rang',
+      );
+      callEnded.abort();
+      // Nobody to talk to and nothing started that needs winding up: free the seat now.
+      ctx.shutdown('the caller hung up while it rang');
+      return;
+    }
     tracker.ended('caller_hung_up', 'the caller hung up');
     callEnded.abort();
   });
@@ -415,6 +453,10 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     ...guardTools(toolsFor(def, call), callLog),
   ];
   session.output.audio = voiceOut;
+  // A caller who hung up while the job was setting up (an abandoned call) gets no session; read
+  // through a function, since the hang-up can come during the awaits below.
+  const hungUp = () => callEnded.signal.aborted;
+  if (hungUp()) return;
   await session.start({
     agent: new voice.Agent<Call>({
       instructions:
@@ -428,6 +470,10 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     // The session uses the track published above instead of publishing its own.
     outputOptions: { audioEnabled: false },
   });
+  if (hungUp()) {
+    await session.close();
+    return;
+  }
   callLog.info('call started');
   const greet = () => {
     const greeting = prepared.greetings[live.current.channel];

@@ -83,6 +83,36 @@ export async function runSippCaller(call: SippCall, signal?: AbortSignal): Promi
   );
 }
 
+/** A phone that hangs up while it rings: test/sipp/cancel.xml, CANCEL `cancelAfterMs` after the first 180. */
+export async function runSippCanceller(
+  call: Pick<SippCall, 'called' | 'caller' | 'target' | 'localIp' | 'sipPort' | 'mediaPort'> & {
+    cancelAfterMs: number;
+  },
+): Promise<SippResult & { cancelled: boolean }> {
+  const result = await runScenario(
+    'cancel.xml',
+    { '@@CANCEL_AFTER_MS@@': String(call.cancelAfterMs) },
+    [
+      `${call.target.host}:${call.target.port}`,
+      '-s',
+      call.called,
+      '-i',
+      call.localIp,
+      '-p',
+      String(call.sipPort),
+      '-mi',
+      call.localIp,
+      '-mp',
+      String(call.mediaPort),
+      '-key',
+      'caller',
+      call.caller,
+    ],
+    Math.ceil(call.cancelAfterMs / 1000) + 30,
+  );
+  return { ...result, cancelled: result.log.includes('RESULT=cancelled') };
+}
+
 /**
  * Renders a scenario template (SIPp expands no -key values inside attributes, hence the
  * placeholders), runs one call of it and collects SIPp's message trace and log.
