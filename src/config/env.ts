@@ -143,7 +143,7 @@ const EnvSchema = z.object({
   AGENT_PHONE_RESERVED_CALLS: z.coerce.number().int().min(0).max(1000).optional(),
   /** Share of the machine's cores the worker's own processes may use before it declines calls. */
   AGENT_MAX_CPU_PERCENT: z.coerce.number().int().min(1).max(100).default(80),
-  /** The production worker's own health endpoint (GET /health: ready or draining). */
+  /** The production worker's own health endpoint (GET /health: starting, ready, disconnected or draining). */
   AGENT_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(8082),
   /** How long a SIGTERM waits for calls in progress before ending them. */
   AGENT_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(86_400_000).default(600_000),

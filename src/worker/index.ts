@@ -1,4 +1,10 @@
-export { Admission, type AdmissionDecision } from './admission.js';
+export {
+  Admission,
+  FRAMEWORK_ASSIGNMENT_WAIT_MS,
+  launchDeadlineMs,
+  type AdmissionDecision,
+  type UnlaunchedJob,
+} from './admission.js';
 export {
   answerBusyUnlessTaken,
   livekitCallRoomProbe,
@@ -12,8 +18,13 @@ export {
   type RoomParticipants,
 } from './caller-channel.js';
 export {
+  connectionFromFrameworkHealth,
   healthResponse,
+  nextPhase,
+  readFrameworkConnection,
   startHealthServer,
+  type LivekitConnection,
+  type PhaseEvent,
   type WorkerHealth,
   type WorkerPhase,
 } from './health.js';
@@ -38,4 +49,5 @@ export {
   INITIALIZE_PROCESS_TIMEOUT_MS,
   parseStartArgs,
   runProductionWorker,
+  unlaunchedJobProbe,
 } from './production-worker.js';

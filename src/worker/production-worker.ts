@@ -6,14 +6,22 @@ import {
   ServerOptions,
   type JobRequest,
 } from '@livekit/agents';
+import { ParticipantKind } from '@livekit/rtc-node';
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { startRecordRetention } from '../call-records/index.js';
 import type { Config } from '../config/index.js';
 import { SwitchboardError } from '../errors/index.js';
-import { Admission } from './admission.js';
-import { answerBusyUnlessTaken, livekitCallRoomProbe } from './busy-guard.js';
-import { callerChannel, livekitRoomParticipants } from './caller-channel.js';
+import { Admission, launchDeadlineMs, type UnlaunchedJob } from './admission.js';
+import { answerBusyUnlessTaken, livekitCallRoomProbe, type CallRoomProbe } from './busy-guard.js';
+import { callerChannel, livekitRoomParticipants, type RoomParticipants } from './caller-channel.js';
 import { effectiveCpus } from './cpu-quota.js';
-import { startHealthServer, type WorkerPhase } from './health.js';
+import {
+  nextPhase,
+  readFrameworkConnection,
+  startHealthServer,
+  type PhaseEvent,
+  type WorkerPhase,
+} from './health.js';
 import { reportedLoad, WorkerLoadMonitor, type CpuSample } from './load.js';
 import { redactFrameworkLogs } from './log-redaction.js';
 import { readProcessTree } from './process-tree.js';
@@ -30,6 +38,15 @@ const IDLE_KILL_POLL_MS = 200;
  * phone call (never refused for the browsers' share). Well inside the server's assignment wait.
  */
 const CALLER_LOOKUP_MS = 1_500;
+/**
+ * How often accepted jobs are checked for having started, or run out of time to. Often enough that
+ * a call is seen running before it could end (a seat then counts as running, not reserved).
+ */
+const SETTLE_POLL_MS = 1_000;
+/** How long GET /health waits for the framework's own health check (loopback). */
+const FRAMEWORK_HEALTH_TIMEOUT_MS = 1_000;
+/** Set by livekit-server and the agents framework on an agent's participant. */
+const AGENT_NAME_ATTRIBUTE = 'lk.agent.name';
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 /**
@@ -73,6 +90,37 @@ async function sampleOwnCpu(): Promise<CpuSample> {
 }
 
 /**
+ * The busy probe for a call this worker accepted and did not start. livekit-server (v1.13.5,
+ * pkg/rtc/room.go handleNewJobs) lists every job a worker accepted in the room's dispatch, this
+ * worker's stuck job included, so the declined-call probe (livekitCallRoomProbe) would read it as
+ * another worker's and leave the caller ringing. Here the call is taken only by another job of the
+ * dispatch, or by an agent already in the room (this worker's own job, had it started after all).
+ */
+export function unlaunchedJobProbe(
+  livekit: { url: string; apiKey: string; apiSecret: string },
+  participants: RoomParticipants,
+): (ownJobId: string) => CallRoomProbe {
+  const rooms = new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret);
+  const dispatches = new AgentDispatchClient(livekit.url, livekit.apiKey, livekit.apiSecret);
+  return (ownJobId) => ({
+    agentTookRoom: async (room, agentName) => {
+      if ((await rooms.listRooms([room])).length === 0) return undefined;
+      const otherJobs = (await dispatches.listDispatch(room))
+        .filter((d) => d.agentName === agentName)
+        .flatMap((d) => d.state?.jobs ?? [])
+        .filter((j) => j.id !== ownJobId);
+      if (otherJobs.length > 0) return true;
+      return (await participants.list(room)).some(
+        (p) => p.kind === ParticipantKind.AGENT && p.attributes[AGENT_NAME_ATTRIBUTE] === agentName,
+      );
+    },
+    deleteRoom: async (room) => {
+      await rooms.deleteRoom(room);
+    },
+  });
+}
+
+/**
  * The production worker (`npm run agent start`): the agents framework's AgentServer in production
  * mode, with what this package adds around it:
  *
@@ -80,11 +128,13 @@ async function sampleOwnCpu(): Promise<CpuSample> {
  *   `maxConcurrentCalls - phoneReservedCalls` (AGENT_PHONE_RESERVED_CALLS), and no new call while
  *   its own processes use more than AGENT_MAX_CPU_PERCENT of the machine; a declined call goes to
  *   another worker, or its caller gets 486 Busy Here, a browser is disconnected
- *   (src/worker/busy-guard.ts);
+ *   (src/worker/busy-guard.ts); an accepted call holds its seat until its job runs, and one whose
+ *   job has not started by its launch deadline (src/worker/admission.ts) is answered busy too;
  * - drain: on SIGTERM or SIGINT it declines new calls and waits for the calls in progress, up to
  *   AGENT_DRAIN_TIMEOUT_MS, then ends the rest and exits 0; a second signal hangs up the calls
  *   still in progress, kills its job processes and exits at once (143 or 130);
- * - health: GET /health on AGENT_HEALTH_PORT reports starting, ready or draining.
+ * - health: GET /health on AGENT_HEALTH_PORT reports starting, ready, disconnected (from LiveKit,
+ *   until registered again) or draining.
  *
  * The framework's own drain is not used: it marks the worker full, so livekit-server stops asking
  * it, and nobody would answer a caller busy when no other worker is left.
@@ -119,11 +169,23 @@ export async function runProductionWorker(opts: {
     maxCalls: config.maxConcurrentCalls,
     phoneReservedCalls: config.phoneReservedCalls,
     cpuUsage: () => monitor.cpuShare / maxCpuShare,
+    launchDeadlineMs: launchDeadlineMs(INITIALIZE_PROCESS_TIMEOUT_MS),
   });
   const probe = livekitCallRoomProbe(config.livekit);
   const participants = livekitRoomParticipants(config.livekit);
+  const probeIgnoring = unlaunchedJobProbe(config.livekit, participants);
+  /** Busy answers in progress, awaited at drain. */
   const guards = new Set<Promise<void>>();
   let phase: WorkerPhase = 'starting';
+  let registrations = 0;
+  const movePhase = (event: PhaseEvent) => {
+    const next = nextPhase(phase, event);
+    if (next === phase) return;
+    if (next === 'disconnected')
+      logger.warn('lost the connection to LiveKit; not ready until registered again');
+    else logger.info({ from: phase, phase: next }, 'worker phase changed');
+    phase = next;
+  };
 
   const runningJobIds = () => new Set(server.activeJobs.map((j) => j.job.id));
 
@@ -139,72 +201,114 @@ export async function runProductionWorker(opts: {
     }
   };
 
+  /**
+   * Answers the caller in `room` busy unless a job took the call (src/worker/busy-guard.ts), as a
+   * task owned until it settles and awaited at drain.
+   */
+  const answerBusy = (
+    call: { jobId: string; room: string; why: 'declined' | 'not_launched' },
+    callProbe: CallRoomProbe,
+  ) => {
+    const { jobId, why } = call;
+    const guard = answerBusyUnlessTaken({
+      room: call.room,
+      agentName: opts.agentName,
+      probe: callProbe,
+      graceMs: config.worker.busyGraceMs,
+    })
+      .then((outcome) => logger.info({ jobId, why, outcome }, 'call not taken here settled'))
+      .catch((err: unknown) => logger.error({ err, jobId, why }, 'could not end a call not taken'))
+      .finally(() => guards.delete(guard));
+    guards.add(guard);
+  };
+
+  /** Accepted jobs that will not run here: their callers are answered busy, not left ringing. */
+  const answerUnlaunched = (jobs: readonly UnlaunchedJob[]) => {
+    for (const job of jobs) {
+      logger.warn(
+        { jobId: job.jobId, waitedMs: Date.now() - job.acceptedAtMs },
+        'an accepted call did not start; answering its caller busy',
+      );
+      if (job.room === undefined || job.room === '') continue;
+      answerBusy(
+        { jobId: job.jobId, room: job.room, why: 'not_launched' },
+        probeIgnoring(job.jobId),
+      );
+    }
+  };
+
   const requestFunc = async (req: JobRequest): Promise<void> => {
     const channel = await channelOf(req);
     if (channel === undefined)
       logger.warn({ jobId: req.id }, 'no caller in the room yet; deciding as a phone call');
-    const decision = admission.decide(req.id, runningJobIds(), Date.now(), channel ?? 'phone');
+    const room = req.room?.name;
+    const decision = admission.decide(
+      req.id,
+      runningJobIds(),
+      Date.now(),
+      channel ?? 'phone',
+      room,
+    );
     if (decision.accept) {
+      // Resolves at once in @livekit/agents 1.9.0 (job.js: the launch is not awaited): the seat
+      // stays reserved until the job runs or its launch deadline passes (settleTimer).
       await req.accept();
       return;
     }
     logger.info({ jobId: req.id, reason: decision.reason, channel }, 'declining a call');
     await req.reject();
-    const room = req.room?.name;
     if (room === undefined || room === '') return;
-    const guard = answerBusyUnlessTaken({
-      room,
-      agentName: opts.agentName,
-      probe,
-      graceMs: config.worker.busyGraceMs,
-    })
-      .then((outcome) => logger.info({ jobId: req.id, outcome }, 'declined call settled'))
-      .catch((err: unknown) =>
-        logger.error({ err, jobId: req.id }, 'could not end a declined call'),
-      )
-      .finally(() => guards.delete(guard));
-    guards.add(guard);
+    answerBusy({ jobId: req.id, room, why: 'declined' }, probe);
   };
 
-  const server = new AgentServer(
-    new ServerOptions({
-      agent: opts.agentFile,
-      agentName: opts.agentName,
-      wsURL: config.livekit.url,
-      apiKey: config.livekit.apiKey,
-      apiSecret: config.livekit.apiSecret,
-      ...(config.worker.workerToken === undefined
-        ? {}
-        : { workerToken: config.worker.workerToken }),
-      production: true,
-      logLevel: opts.logLevel,
-      numIdleProcesses: config.idleProcesses,
-      // The receptionist's prewarm renders three prompts with 10 s timeouts each; the framework's
-      // 10 s default failed jobs whose process was still prewarming on a busy 2-core host.
-      initializeProcessTimeout: INITIALIZE_PROCESS_TIMEOUT_MS,
-      requestFunc,
-      // A draining worker reports itself full, so the server asks the other workers first.
-      loadFunc: async (s) => {
-        // Every 2.5 s: a reservation whose job has started is settled here, so a short call that
-        // ends before the next offer does not hold its seat until the reservation expires.
-        admission.pendingCount(runningJobIds(), Date.now());
-        const usage = await monitor.update(s.activeJobs.length);
-        return reportedLoad(admission.isDraining ? 1 : usage);
-      },
-      // Reported loads stay below 1 (see reportedLoad): admission, not the status, limits calls.
-      loadThreshold: 1,
-      host: config.agentHttp.host,
-      port: config.agentHttp.port ?? FRAMEWORK_PRODUCTION_PORT,
-    }),
-  );
-  server.event.once('worker_registered', () => {
-    if (phase === 'starting') phase = 'ready';
+  const serverOptions = new ServerOptions({
+    agent: opts.agentFile,
+    agentName: opts.agentName,
+    wsURL: config.livekit.url,
+    apiKey: config.livekit.apiKey,
+    apiSecret: config.livekit.apiSecret,
+    ...(config.worker.workerToken === undefined ? {} : { workerToken: config.worker.workerToken }),
+    production: true,
+    logLevel: opts.logLevel,
+    numIdleProcesses: config.idleProcesses,
+    // The receptionist's prewarm renders three prompts with 10 s timeouts each; the framework's
+    // 10 s default failed jobs whose process was still prewarming on a busy 2-core host.
+    initializeProcessTimeout: INITIALIZE_PROCESS_TIMEOUT_MS,
+    requestFunc,
+    // A draining worker reports itself full, so the server asks the other workers first.
+    loadFunc: async (s) => {
+      const usage = await monitor.update(s.activeJobs.length);
+      return reportedLoad(admission.isDraining ? 1 : usage);
+    },
+    // Reported loads stay below 1 (see reportedLoad): admission, not the status, limits calls.
+    loadThreshold: 1,
+    host: config.agentHttp.host,
+    port: config.agentHttp.port ?? FRAMEWORK_PRODUCTION_PORT,
+  });
+  const server = new AgentServer(serverOptions);
+  // Emitted on every registration, the first and each after a reconnection (worker.js #runWS).
+  server.event.on('worker_registered', () => {
+    registrations++;
+    movePhase({ type: 'registered' });
   });
 
   const health = await startHealthServer({
     host: config.agentHttp.host,
     port: config.worker.healthPort,
-    health: () => {
+    health: async () => {
+      // Only a ready worker can lose its connection; the framework's check is asked on each probe,
+      // so the answer is as fresh as the probe.
+      if (phase === 'ready') {
+        const registrationsBefore = registrations;
+        const connection = await readFrameworkConnection({
+          host: serverOptions.host,
+          port: serverOptions.port,
+          timeoutMs: FRAMEWORK_HEALTH_TIMEOUT_MS,
+        });
+        // A registration while the framework was asked makes its answer stale: a lost connection
+        // read just before it would hold the worker out of service until the next one.
+        if (registrations === registrationsBefore) movePhase({ type: 'connection', connection });
+      }
       const activeCalls = server.activeJobs.length;
       return {
         phase,
@@ -214,6 +318,12 @@ export async function runProductionWorker(opts: {
       };
     },
   });
+
+  // A reserved job's start is seen here; one past its launch deadline is answered busy.
+  const settleTimer = setInterval(
+    () => answerUnlaunched(admission.settle(runningJobIds(), Date.now())),
+    SETTLE_POLL_MS,
+  );
 
   /** Every process below the worker (job processes, and what they started), by pid. */
   const killOwnProcesses = async (): Promise<void> => {
@@ -229,7 +339,7 @@ export async function runProductionWorker(opts: {
 
   const drain = async (signal: NodeJS.Signals): Promise<void> => {
     admission.startDraining();
-    phase = 'draining';
+    movePhase({ type: 'draining' });
     const started = Date.now();
     logger.info(
       {
@@ -250,6 +360,9 @@ export async function runProductionWorker(opts: {
         { activeCalls: server.activeJobs.length },
         'drain timed out; ending the calls still in progress',
       );
+    clearInterval(settleTimer);
+    // Accepted calls still not started will not start now: their callers are answered busy.
+    answerUnlaunched(admission.abandonPending(runningJobIds()));
     await Promise.allSettled([...guards]);
     const closing = server.close();
     if (!busy()) {
@@ -279,7 +392,12 @@ export async function runProductionWorker(opts: {
     logger.warn({ signal }, 'second signal: ending every call and exiting now');
     // Hang the callers up (their rooms deleted: livekit-sip sends BYE) rather than leave them on a
     // line with nobody on it; bounded, since exiting now is the point.
-    const rooms = server.activeJobs.map((j) => j.job.room?.name ?? '').filter((r) => r !== '');
+    clearInterval(settleTimer);
+    // Calls accepted and not started yet too: nobody would answer them now.
+    const unstarted = admission.abandonPending(runningJobIds()).map((j) => j.room ?? '');
+    const rooms = [...server.activeJobs.map((j) => j.job.room?.name ?? ''), ...unstarted].filter(
+      (r) => r !== '',
+    );
     await Promise.race([
       Promise.allSettled(rooms.map((room) => probe.deleteRoom(room))),
       new Promise((r) => setTimeout(r, FORCED_EXIT_HANGUP_MS)),

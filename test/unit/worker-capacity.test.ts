@@ -77,18 +77,19 @@ describe('WorkerLoadMonitor', () => {
 
 describe('Admission', () => {
   const running = (...ids: string[]) => new Set(ids);
+  const launchDeadlineMs = 60_000;
 
   it.each([
     ['below the limit', 2, [], 0, { accept: true }],
     ['at the call limit', 2, ['a', 'b'], 0, { accept: false, reason: 'at_call_limit' }],
     ['at the CPU limit', 2, [], 1, { accept: false, reason: 'at_cpu_limit' }],
   ] as const)('%s', (_name, maxCalls, ids, cpu, decision) => {
-    const admission = new Admission({ maxCalls, cpuUsage: () => cpu });
+    const admission = new Admission({ maxCalls, cpuUsage: () => cpu, launchDeadlineMs });
     expect(admission.decide('new', running(...ids), 0)).toEqual(decision);
   });
 
-  it('counts a job accepted but not running yet, until it runs or its reservation expires', () => {
-    const admission = new Admission({ maxCalls: 1, cpuUsage: () => 0, reservationTtlMs: 1000 });
+  it('counts a job accepted but not running yet, until it runs or its launch deadline passes', () => {
+    const admission = new Admission({ maxCalls: 1, cpuUsage: () => 0, launchDeadlineMs: 1000 });
     expect(admission.decide('a', running(), 0)).toEqual({ accept: true });
     // Offered together: the first one is not running yet but holds the only place.
     expect(admission.decide('b', running(), 10)).toEqual({
@@ -102,14 +103,15 @@ describe('Admission', () => {
       reason: 'at_call_limit',
     });
     expect(admission.pendingCount(running('a'), 20)).toBe(0);
-    // A reservation whose assignment never came expires.
-    const b = new Admission({ maxCalls: 1, cpuUsage: () => 0, reservationTtlMs: 1000 });
+    // A job that never ran holds its seat up to its deadline, not after.
+    const b = new Admission({ maxCalls: 1, cpuUsage: () => 0, launchDeadlineMs: 1000 });
     b.decide('x', running(), 0);
+    expect(b.decide('y', running(), 1000).accept).toBe(false);
     expect(b.decide('y', running(), 1001)).toEqual({ accept: true });
   });
 
   it('declines everything once draining', () => {
-    const admission = new Admission({ maxCalls: 5, cpuUsage: () => 0 });
+    const admission = new Admission({ maxCalls: 5, cpuUsage: () => 0, launchDeadlineMs });
     admission.startDraining();
     expect(admission.isDraining).toBe(true);
     expect(admission.decide('a', running(), 0)).toEqual({ accept: false, reason: 'draining' });

@@ -78,6 +78,7 @@ describe('health response', () => {
   it.each([
     ['starting', 503],
     ['ready', 200],
+    ['disconnected', 503],
     ['draining', 503],
   ] as const)('%s answers %i', (phase, status) => {
     const r = healthResponse({ phase, activeCalls: 1, maxCalls: 4, usage: 0.254 });

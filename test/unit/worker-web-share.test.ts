@@ -8,10 +8,17 @@ import type { ParticipantSnapshot } from '../../src/caller/index.js';
 import { Admission, callerChannel, snapshotOf } from '../../src/worker/index.js';
 
 const running = (...ids: string[]) => new Set(ids);
+/** Longer than any test here runs: no reservation runs out unless a test says so. */
+const launchDeadlineMs = 60_000;
 
 describe('Admission with seats reserved for phone calls', () => {
   it('turns a browser call away once the browsers fill their share, and still seats phone calls', () => {
-    const admission = new Admission({ maxCalls: 3, phoneReservedCalls: 1, cpuUsage: () => 0 });
+    const admission = new Admission({
+      maxCalls: 3,
+      phoneReservedCalls: 1,
+      cpuUsage: () => 0,
+      launchDeadlineMs,
+    });
     expect(admission.webSeats).toBe(2);
     expect(admission.decide('w1', running(), 0, 'web')).toEqual({ accept: true });
     expect(admission.decide('w2', running('w1'), 1, 'web')).toEqual({ accept: true });
@@ -40,7 +47,12 @@ describe('Admission with seats reserved for phone calls', () => {
       [true, true],
     ],
   ] as const)('%s', (_name, maxCalls, reserved, channels, accepted) => {
-    const admission = new Admission({ maxCalls, phoneReservedCalls: reserved, cpuUsage: () => 0 });
+    const admission = new Admission({
+      maxCalls,
+      phoneReservedCalls: reserved,
+      cpuUsage: () => 0,
+      launchDeadlineMs,
+    });
     const ids: string[] = [];
     const got = channels.map((channel, i) => {
       const d = admission.decide(`j${i}`, running(...ids), i, channel);
@@ -51,23 +63,33 @@ describe('Admission with seats reserved for phone calls', () => {
   });
 
   it('frees the seat of a short call once a sweep saw it running, before the next offer', () => {
-    const admission = new Admission({ maxCalls: 2, phoneReservedCalls: 1, cpuUsage: () => 0 });
-    expect(admission.decide('w1', running(), 0, 'web').accept).toBe(true);
-    admission.pendingCount(running('w1'), 2_500); // the worker's load update: w1 runs
-    // w1 ended before the next offer: its seat is free, its reservation gone.
-    expect(admission.decide('w2', running(), 8_000, 'web')).toEqual({ accept: true });
-    // Without the sweep, the ended call's reservation would still hold the only web seat.
-    const unswept = new Admission({ maxCalls: 2, phoneReservedCalls: 1, cpuUsage: () => 0 });
-    unswept.decide('w1', running(), 0, 'web');
-    expect(unswept.decide('w2', running(), 8_000, 'web').accept).toBe(false);
-  });
-
-  it('forgets a browser call whose reservation expired unused', () => {
     const admission = new Admission({
       maxCalls: 2,
       phoneReservedCalls: 1,
       cpuUsage: () => 0,
-      reservationTtlMs: 1000,
+      launchDeadlineMs,
+    });
+    expect(admission.decide('w1', running(), 0, 'web').accept).toBe(true);
+    admission.settle(running('w1'), 1_000); // the worker's settle poll: w1 runs
+    // w1 ended before the next offer: its seat is free, its reservation gone.
+    expect(admission.decide('w2', running(), 8_000, 'web')).toEqual({ accept: true });
+    // Without the sweep, the ended call's reservation would still hold the only web seat.
+    const unswept = new Admission({
+      maxCalls: 2,
+      phoneReservedCalls: 1,
+      cpuUsage: () => 0,
+      launchDeadlineMs,
+    });
+    unswept.decide('w1', running(), 0, 'web');
+    expect(unswept.decide('w2', running(), 8_000, 'web').accept).toBe(false);
+  });
+
+  it('forgets a browser call whose launch deadline passed', () => {
+    const admission = new Admission({
+      maxCalls: 2,
+      phoneReservedCalls: 1,
+      cpuUsage: () => 0,
+      launchDeadlineMs: 1000,
     });
     expect(admission.decide('w1', running(), 0, 'web').accept).toBe(true);
     expect(admission.decide('w2', running(), 10, 'web').accept).toBe(false);
