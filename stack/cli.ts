@@ -2,6 +2,10 @@
  * npm run stack -- up | status | down       the local stack (idempotent)
  * npm run stack -- run -- <command...>      run a command inside the stack's network, bringing the
  *                                           stack up first and down afterwards if it was not up
+ * npm run stack -- restart <service> [--kill] [--down-ms N]
+ *                                           stop one service of the running stack (its stop
+ *                                           signal, or SIGKILL: a crash), keep it down N ms, start
+ *                                           it again as before and wait until it is ready
  * npm start                                 the main job: stack + provisioning + agent worker
  *
  * SWITCHBOARD_NETWORK=netns (default, needs root) or loopback (see README).
@@ -24,7 +28,7 @@ import {
 import { isSwitchboardError } from '../src/errors/index.js';
 import { inNetwork } from './network.js';
 import { LOG_DIR, RECORDS_DIR, REPO_ROOT } from './paths.js';
-import { down, status, up } from './stack.js';
+import { down, parseRestartArgs, RESTART_USAGE, restartService, status, up } from './stack.js';
 
 const say = (line: string) => console.log(`[stack] ${line}`);
 
@@ -109,6 +113,15 @@ async function main(argv: string[]): Promise<number> {
       }
       return s.services.every((x) => x.ready) ? 0 : 1;
     }
+    case 'restart': {
+      const parsed = parseRestartArgs(rest);
+      if (!parsed.ok) {
+        console.error(`${parsed.error}\n${RESTART_USAGE}`);
+        return 2;
+      }
+      await restartService(parsed.name, parsed.options, say);
+      return 0;
+    }
     case 'run': {
       const cmd = rest[0] === '--' ? rest.slice(1) : rest;
       if (cmd.length === 0) throw new Error('usage: npm run stack -- run -- <command...>');
@@ -157,7 +170,7 @@ async function main(argv: string[]): Promise<number> {
       });
     default:
       console.error(
-        'usage: npm run stack -- up|status|down|run -- <command...>   (npm start runs the main job)',
+        'usage: npm run stack -- up|status|down|restart <service>|run -- <command...>   (npm start runs the main job)',
       );
       return 2;
   }

@@ -9,6 +9,8 @@ export const STACK_DIR = join(REPO_ROOT, '.stack');
 export const LOG_DIR = join(STACK_DIR, 'logs');
 export const STATE_FILE = join(STACK_DIR, 'state.json');
 export const RECORDS_DIR = join(STACK_DIR, 'records');
+/** Redis's append-only file. `up` empties it, so a restart keeps the data and a new run does not. */
+export const REDIS_DATA_DIR = join(STACK_DIR, 'redis');
 
 const CACHE =
   process.env.SWITCHBOARD_CACHE ??

@@ -57,6 +57,34 @@ export function startDetached(
   }
 }
 
+/**
+ * The environment `p` was started with (/proc/<pid>/environ), or undefined once it has exited or
+ * cannot be read. A restart reuses it, so the new process gets what `up` gave the old one rather
+ * than the environment of whoever asks for the restart (a test runner's variables).
+ */
+export function startEnv(p: ProcessRecord): NodeJS.ProcessEnv | undefined {
+  if (!isAlive(p)) return undefined;
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${p.pid}/environ`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Checked again after the read: had the pid been reused in between, this would be another
+  // process's environment.
+  return isAlive(p) ? parseEnviron(raw) : undefined;
+}
+
+/** NUL-separated NAME=value pairs, as /proc/<pid>/environ holds them; a value may contain '='. */
+export function parseEnviron(raw: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const entry of raw.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
 /** Signals the process, waits for it to exit, and kills it (by pid) if it does not. */
 export async function stopProcess(
   p: ProcessRecord,

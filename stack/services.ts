@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { LocalStackLayout } from '../src/config/index.js';
 import { livekitConfigFor, sipConfigFor } from './configs.js';
 import { httpOk, sipOptionsOk } from './health.js';
 import { inNetwork } from './network.js';
-import { BINARIES, REPO_ROOT, STACK_DIR } from './paths.js';
+import { BINARIES, REDIS_DATA_DIR, REPO_ROOT, STACK_DIR } from './paths.js';
 
 const run = promisify(execFile);
 
@@ -24,7 +24,11 @@ export interface ServiceSpec {
 /** The stack's services, in start order. */
 export async function stackServices(layout: LocalStackLayout): Promise<ServiceSpec[]> {
   const ip = layout.serviceIp;
-  const probeFrom = layout.hostIp ?? ip;
+  // The SIP probe binds its source address: the host end of the veth pair from the host, but the
+  // service address when this process runs inside the namespace (a test restarting livekit-sip),
+  // where the host end's address does not exist.
+  const inside = layout.namespace !== undefined && (await insideNamespace(layout.namespace));
+  const probeFrom = inside ? ip : (layout.hostIp ?? ip);
   const livekitConfig = await materialize(
     layout,
     'livekit.yaml',
@@ -47,19 +51,7 @@ export async function stackServices(layout: LocalStackLayout): Promise<ServiceSp
   return [
     {
       name: 'redis',
-      // Its own port, no persistence, the namespace's loopback only: trunks and rules from one
-      // run never leak into the next, and nothing outside the stack can reach it.
-      argv: [
-        'redis-server',
-        '--port',
-        String(layout.ports.redis),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-      ],
+      argv: redisArgv(layout.ports.redis, REDIS_DATA_DIR),
       ready: async () => {
         try {
           const { stdout } = await run(inNetwork(layout, ['redis-cli'])[0] ?? '', [
@@ -141,6 +133,54 @@ export async function stackServices(layout: LocalStackLayout): Promise<ServiceSp
       : []),
   ];
 }
+
+/**
+ * Its own port, the namespace's loopback only (nothing outside the stack can reach it), and an
+ * append-only file in `dataDir`, as a production deployment keeps trunks and dispatch rules
+ * across a Redis restart. `up` empties `dataDir` first, so one run's data never leaks into the
+ * next. `always` writes and fsyncs each write before Redis replies, so a test that creates a
+ * trunk and then SIGKILLs Redis finds the trunk afterwards. With `everysec` Redis postpones the
+ * write itself (not only the fsync) for up to 2 s while a background fsync is still running, and
+ * a kill in that window loses writes it has already acknowledged. The stack writes little, so an
+ * fsync per write costs nothing noticeable. No RDB snapshots (`--save ''`): Redis loads the
+ * append-only file alone on start.
+ */
+export function redisArgv(port: number, dataDir: string): string[] {
+  return [
+    'redis-server',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dataDir,
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+  ];
+}
+
+/**
+ * Whether this process runs inside the named network namespace: the same check as
+ * `ip netns identify` (the namespace file `ip netns add` bind-mounts is the same nsfs inode).
+ */
+export async function insideNamespace(name: string): Promise<boolean> {
+  try {
+    const [self, named] = await Promise.all([
+      stat('/proc/self/ns/net'),
+      stat(join(NETNS_RUN_DIR, name)),
+    ]);
+    return self.dev === named.dev && self.ino === named.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** Where `ip netns add` puts a namespace's file (iproute2's NETNS_RUN_DIR). */
+const NETNS_RUN_DIR = '/var/run/netns';
 
 /** netns mode uses the committed file as it is; loopback mode a rewritten copy under .stack/. */
 async function materialize(

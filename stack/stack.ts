@@ -1,5 +1,6 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { localStackLayout, type LocalStackLayout, type NetworkMode } from '../src/config/index.js';
 import { SwitchboardError } from '../src/errors/index.js';
 import { waitUntil } from './health.js';
@@ -10,12 +11,15 @@ import {
   namespaceExists,
   namespacePids,
 } from './network.js';
-import { LOG_DIR } from './paths.js';
-import { isAlive, startDetached, stopProcess, type ProcessRecord } from './processes.js';
-import { stackServices } from './services.js';
+import { LOG_DIR, REDIS_DATA_DIR, STATE_FILE } from './paths.js';
+import { isAlive, startDetached, startEnv, stopProcess, type ProcessRecord } from './processes.js';
+import { insideNamespace, stackServices } from './services.js';
 import { clearState, readState, writeState, type StackState } from './state.js';
 
 export type Reporter = (line: string) => void;
+
+/** How long a service may take to exit on its stop signal before it is killed. */
+const STOP_GRACE_MS = 10_000;
 
 export interface ServiceStatus {
   name: string;
@@ -66,6 +70,11 @@ export async function up(mode: NetworkMode, report: Reporter): Promise<boolean> 
       state.createdNamespace = layout.namespace;
       await writeState(state);
     }
+    // Emptied here, after an earlier run's recorded processes were stopped and before Redis
+    // starts: a new run starts without the last run's trunks and rules, while `restart redis`
+    // within a run reads them back.
+    await rm(REDIS_DATA_DIR, { recursive: true, force: true });
+    await mkdir(REDIS_DATA_DIR, { recursive: true });
     for (const service of await stackServices(layout)) {
       const log = join(LOG_DIR, `${service.name}.log`);
       const record = startDetached(
@@ -79,16 +88,7 @@ export async function up(mode: NetworkMode, report: Reporter): Promise<boolean> 
         async () => isAlive(record) && (await service.ready()),
         service.readyTimeoutMs,
       );
-      if (!ready) {
-        const tail = (await readFile(log, 'utf8').catch(() => ''))
-          .split('\n')
-          .slice(-15)
-          .join('\n');
-        throw new SwitchboardError(
-          'stack_start_failed',
-          `${service.name} did not become ready within ${service.readyTimeoutMs / 1000} s (${isAlive(record) ? 'still running' : 'exited'}). Last lines of ${log}:\n${tail}`,
-        );
-      }
+      if (!ready) throw await notReady(service.name, record, service.readyTimeoutMs);
       report(`${service.name} ready (pid ${record.pid})`);
     }
   } catch (err) {
@@ -112,7 +112,7 @@ export async function down(report: Reporter): Promise<void> {
     const result = await stopProcess(
       record,
       specs.get(record.name)?.stopSignal ?? 'SIGTERM',
-      10_000,
+      STOP_GRACE_MS,
     );
     report(`${record.name}: ${result}`);
   }
@@ -135,4 +135,196 @@ export async function status(): Promise<{ mode?: NetworkMode; services: ServiceS
     services.push({ name: record.name, pid: record.pid, running, ready, log: record.log });
   }
   return { mode: state.mode, services };
+}
+
+/** How `restartService` stops a service and how long it keeps it down. */
+export interface RestartOptions {
+  /** SIGKILL instead of the service's own stop signal: a crash rather than a shutdown. */
+  kill: boolean;
+  /** Milliseconds the service stays down between the old process's exit and the new start. */
+  downForMs: number;
+}
+
+export const DEFAULT_RESTART_OPTIONS: RestartOptions = { kill: false, downForMs: 0 };
+
+export interface RestartResult {
+  name: string;
+  previousPid: number;
+  /** How the old process ended; 'gone' when it had already exited before the restart. */
+  stopped: 'stopped' | 'killed' | 'gone';
+  pid: number;
+  /** From the stop signal until the new process passed its ready check (includes downForMs). */
+  downMs: number;
+}
+
+/**
+ * Stops one service of the running stack by its recorded pid and starts it again with the same
+ * argv and log file (appended to), then waits for its ready check. Services that depend on it are
+ * left alone: whether they recover is what a fault-injection test wants to see.
+ *
+ * Works from inside the stack's namespace too (tests run there): a namespaced service's recorded
+ * argv starts with `ip netns exec <ns>`, and run as root from inside that same namespace it
+ * enters the named namespace again, which is the one it is already in (setns to the namespace
+ * file `ip netns add` created, not "one level deeper"). Only a host-network service cannot be
+ * restarted from there: it would start in the namespace instead.
+ */
+export async function restartService(
+  name: string,
+  options: Partial<RestartOptions> = {},
+  report: Reporter = () => undefined,
+): Promise<RestartResult> {
+  const opts: RestartOptions = { ...DEFAULT_RESTART_OPTIONS, ...options };
+  const state = await readState();
+  if (state === undefined) throw stackNotUp();
+  const record = findServiceRecord(state, name);
+  const layout = localStackLayout(state.mode);
+  const spec = (await stackServices(layout)).find((s) => s.name === name);
+  if (spec === undefined) {
+    throw new SwitchboardError(
+      'stack_owned_elsewhere',
+      `The running stack has a service "${name}" that this checkout's stack/services.ts does not define, so it has no ready check to wait for. Restart the whole stack: npm run stack -- down, then npm run stack -- up`,
+    );
+  }
+  // Checked before anything is stopped: `ip netns exec` needs root, and a failed start would
+  // leave the service down.
+  if (layout.mode === 'netns' && process.getuid?.() !== 0) {
+    throw new SwitchboardError(
+      'stack_needs_root',
+      `Restarting ${name} needs root, as starting the stack does (ip netns exec). Run it as root (or with sudo).`,
+    );
+  }
+  if (
+    spec.hostNetwork === true &&
+    layout.namespace !== undefined &&
+    (await insideNamespace(layout.namespace))
+  ) {
+    throw new SwitchboardError(
+      'stack_start_failed',
+      `${name} runs in the host's network, and this process runs inside the namespace ${layout.namespace}, where it would start instead. Restart it from the host: npm run stack -- restart ${name}`,
+    );
+  }
+
+  const env = startEnv(record);
+  const signal = opts.kill ? 'SIGKILL' : spec.stopSignal;
+  const stoppingAt = Date.now();
+  const stopped = await stopProcess(record, signal, STOP_GRACE_MS);
+  report(`${name}: ${stopped} (pid ${record.pid}, ${signal})`);
+  if (opts.downForMs > 0) {
+    report(`${name}: down for ${opts.downForMs} ms`);
+    await sleep(opts.downForMs);
+  }
+  // The log is appended to: mark where the old process's lines end and the new one's begin.
+  await appendFile(
+    record.log,
+    `\n[stack] ${new Date().toISOString()} restart of ${name}: pid ${record.pid} ${stopped} (${signal})\n`,
+  );
+  if (env === undefined) {
+    report(`${name}: its start environment was unreadable; starting it with this one`);
+  }
+  const next = startDetached(name, record.argv, record.log, env);
+
+  // Re-read rather than reuse `state`: another restart may have updated a different record.
+  const latest = await readState();
+  if (latest === undefined) {
+    await stopProcess(next, spec.stopSignal, STOP_GRACE_MS);
+    throw new SwitchboardError(
+      'stack_not_running',
+      `The stack was taken down while ${name} was restarting; the new ${name} was stopped again. Start the stack: npm run stack -- up`,
+    );
+  }
+  await writeState(withServiceRecord(latest, next));
+
+  const ready = await waitUntil(
+    async () => isAlive(next) && (await spec.ready()),
+    spec.readyTimeoutMs,
+  );
+  if (!ready) throw await notReady(name, next, spec.readyTimeoutMs);
+  const downMs = Date.now() - stoppingAt;
+  report(`${name} ready again (pid ${next.pid}, down ${downMs} ms)`);
+  return { name, previousPid: record.pid, stopped, pid: next.pid, downMs };
+}
+
+/** The record of one service of the running stack (pid, argv, log). */
+export async function runningServiceRecord(name: string): Promise<ProcessRecord> {
+  const state = await readState();
+  if (state === undefined) throw stackNotUp();
+  return findServiceRecord(state, name);
+}
+
+export function findServiceRecord(state: StackState, name: string): ProcessRecord {
+  const record = state.services.find((s) => s.name === name);
+  if (record === undefined) {
+    const known = state.services.map((s) => s.name);
+    throw new SwitchboardError(
+      'stack_not_running',
+      `The running stack has no service "${name}"; its services are ${known.join(', ') || '(none)'}. Example: npm run stack -- restart ${known[0] ?? 'redis'}`,
+    );
+  }
+  return record;
+}
+
+/** `state` with the record of the same name replaced by `record`. */
+export function withServiceRecord(state: StackState, record: ProcessRecord): StackState {
+  return {
+    ...state,
+    services: state.services.map((s) => (s.name === record.name ? record : s)),
+  };
+}
+
+export const RESTART_USAGE = 'usage: npm run stack -- restart <service> [--kill] [--down-ms N]';
+
+export type RestartArgs =
+  { ok: true; name: string; options: RestartOptions } | { ok: false; error: string };
+
+/** The arguments after `restart`: `<service> [--kill] [--down-ms N | --down-ms=N]`. */
+export function parseRestartArgs(args: readonly string[]): RestartArgs {
+  const options: RestartOptions = { ...DEFAULT_RESTART_OPTIONS };
+  const names: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (arg === '--kill') {
+      options.kill = true;
+    } else if (arg === '--down-ms' || arg.startsWith('--down-ms=')) {
+      const value = arg === '--down-ms' ? args[++i] : arg.slice('--down-ms='.length);
+      if (value === undefined || !/^\d+$/.test(value)) {
+        return {
+          ok: false,
+          error: `--down-ms needs a whole number of milliseconds, not "${value ?? ''}"`,
+        };
+      }
+      options.downForMs = Number(value);
+    } else if (arg.startsWith('-')) {
+      return { ok: false, error: `unknown option ${arg}` };
+    } else {
+      names.push(arg);
+    }
+  }
+  const [name, ...extra] = names;
+  if (name === undefined)
+    return { ok: false, error: 'which service? (npm run stack -- status lists them)' };
+  if (extra.length > 0)
+    return { ok: false, error: `one service at a time, not ${names.join(', ')}` };
+  return { ok: true, name, options };
+}
+
+function stackNotUp(): SwitchboardError {
+  return new SwitchboardError(
+    'stack_not_running',
+    `The local stack is not up (no ${STATE_FILE}). Start it: npm run stack -- up`,
+  );
+}
+
+async function notReady(
+  name: string,
+  record: ProcessRecord,
+  timeoutMs: number,
+): Promise<SwitchboardError> {
+  const tail = (await readFile(record.log, 'utf8').catch(() => ''))
+    .split('\n')
+    .slice(-15)
+    .join('\n');
+  return new SwitchboardError(
+    'stack_start_failed',
+    `${name} did not become ready within ${timeoutMs / 1000} s (${isAlive(record) ? 'still running' : 'exited'}). Last lines of ${record.log}:\n${tail}`,
+  );
 }
