@@ -17,6 +17,7 @@ export class CallTracker {
   private readonly annotations: Record<string, string | number | boolean> = {};
   private outboundCall?: OutboundRecord;
   private readonly timings = new Map<string, CallRecord['turnTimings'][number]>();
+  private readonly changeListeners = new Set<() => void>();
   private readonly usage: CallRecord['usage'] = {
     sttAudioSeconds: 0,
     llmPromptTokens: 0,
@@ -31,13 +32,29 @@ export class CallTracker {
     this.startedAt = now();
   }
 
+  get callId(): string {
+    return this.base.callId;
+  }
+
+  /** Called after every change to the record (checkpoints follow the call with it). */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const listener of this.changeListeners) listener();
+  }
+
   /** The caller model as it is now: attributes that arrived after join belong in the record. */
   updateCaller(caller: Caller): void {
     this.base.caller = caller;
+    this.changed();
   }
 
   agentStartedSpeaking(): void {
     this.answeredAt ??= this.now();
+    this.changed();
   }
 
   said(role: 'caller' | 'agent', text: string, interrupted = false): void {
@@ -50,24 +67,29 @@ export class CallTracker {
       text,
       ...(interrupted ? { interrupted } : {}),
     });
+    this.changed();
   }
 
   toolCalled(call: { name: string; arguments: string; output: string; isError: boolean }): void {
     this.toolCalls.push({ at: this.now().toISOString(), ...call });
+    this.changed();
   }
 
   /** Values the agent's tools attach to the record; a later value for a key replaces the earlier. */
   annotate(values: Readonly<Record<string, string | number | boolean>>): void {
     Object.assign(this.annotations, values);
+    this.changed();
   }
 
   /** A placed call's dial, detection and message, as each becomes known (later fields merge in). */
   outbound(update: OutboundRecord | Partial<OutboundRecord>): void {
     this.outboundCall = { ...this.outboundCall, ...update } as OutboundRecord;
+    this.changed();
   }
 
   transferAttempted(transfer: TransferRecord): void {
     this.transfers.push(transfer);
+    this.changed();
   }
 
   /** Adds a reply's timings as the framework reports them (end of turn, then LLM, then TTS). */
@@ -81,6 +103,7 @@ export class CallTracker {
       transcriptionDelayMs: 0,
     };
     this.timings.set(speechId, { ...entry, ...part });
+    this.changed();
   }
 
   addUsage(delta: Partial<CallRecord['usage']>): void {
@@ -92,6 +115,7 @@ export class CallTracker {
 
   ended(outcome: CallOutcome, reason: string): void {
     this.end ??= { outcome, reason, at: this.now() };
+    this.changed();
   }
 
   /** The caller hung up while it rang, `ringingMs` after the call arrived. */

@@ -1,4 +1,12 @@
 export { CallTracker } from './call-tracker.js';
+export {
+  CallCheckpointSchema,
+  CHECKPOINT_DIR_NAME,
+  CheckpointStore,
+  recordOfDeadJob,
+  type CallCheckpoint,
+  type ClaimedCheckpoint,
+} from './checkpoint-store.js';
 export { CallOutcome, CallRecordSchema, type CallRecord } from './schema.js';
 export { CallRecordWriter } from './writer.js';
 export { readCallRecords, type ReadCallRecordsOptions } from './reader.js';

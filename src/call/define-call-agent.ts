@@ -23,6 +23,7 @@ import {
   parseStartArgs,
   redactLogger,
   runProductionWorker,
+  startOrphanRecovery,
 } from '../worker/index.js';
 import { validateAgentDefinition, type CallAgentDefinition } from './definition.js';
 import { prepareProcess } from './prewarm.js';
@@ -152,6 +153,15 @@ export async function runAgentWorker(agent: CallAgent, moduleUrl: string): Promi
         onPruned: (files) =>
           log().info({ files }, 'removed call record files past their retention'),
         onError: (err) => log().warn({ err }, 'removing old call record files failed'),
+      });
+      // As the production worker does: calls whose job process died are hung up and recorded.
+      startOrphanRecovery({
+        recordsDir: config.records.dir,
+        records: createRecordSink(config.records),
+        livekit: config.livekit,
+        onRecovered: (call) =>
+          log().warn({ ...call }, 'a job process died during its call; hung up and recorded'),
+        onError: (err) => log().warn({ err }, 'could not recover the calls of dead job processes'),
       });
     }
   } catch (err) {

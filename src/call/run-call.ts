@@ -6,7 +6,7 @@ import {
   TrackSource,
   type RemoteParticipant,
 } from '@livekit/rtc-node';
-import { CallTracker, type RecordSink } from '../call-records/index.js';
+import { CallTracker, CheckpointStore, type RecordSink } from '../call-records/index.js';
 import {
   LiveCaller,
   type Channel,
@@ -27,6 +27,7 @@ import { sendTonesTool } from '../tools/send-tones.js';
 import { TransferDesk, type TransferToolResult } from '../transfer/index.js';
 import { resolveTurnTaking, sessionTurnOptions, type TurnTaking } from '../turns/index.js';
 import { unseenCallerRecord, waitForCaller } from './abandoned-call.js';
+import { CallCheckpointer } from './call-checkpoint.js';
 import { brandCall, type Call, type CollectDigitsRequest } from './call.js';
 import { greetingText, toolsFor, type CallAgentDefinition, type CallModels } from './definition.js';
 import { hangUp, livekitHangUpPort } from './hang-up.js';
@@ -161,6 +162,14 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     caller: live.current,
   });
   if (placed !== undefined) tracker.outbound(placed.record);
+  // The record as the call goes, for the worker to write should this process die.
+  const checkpoints = new CallCheckpointer({
+    store: new CheckpointStore(config.records.dir),
+    tracker,
+    room: ctx.room.name ?? '',
+    callerIdentity: () => live.current.identity,
+    onError: (err) => callLog.warn({ err }, 'could not save the call checkpoint'),
+  });
   // Filled in below, once the session exists; the record waits for a transfer under way.
   let desk: TransferDesk | undefined;
   ctx.addShutdownCallback(async () => {
@@ -169,8 +178,15 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     await desk?.idle(TRANSFER_SETTLE_LIMIT_MS);
     tracker.ended('failed', 'the job shut down before the call ended');
     const record = tracker.toRecord();
-    await rt.records.write(record);
-    callLog.info({ outcome: record.outcome }, 'call record written');
+    let written = false;
+    try {
+      await rt.records.write(record);
+      written = true;
+      callLog.info({ outcome: record.outcome }, 'call record written');
+    } finally {
+      // A record not written stays checkpointed: the worker writes it once this process exits.
+      await checkpoints.stop(written);
+    }
   });
 
   /**

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
 /**
@@ -75,4 +76,43 @@ export async function readProcessTree(rootPid: number): Promise<ProcessStat[]> {
     rootPid,
     stats.filter((s): s is ProcessStat => s !== undefined),
   );
+}
+
+/**
+ * When process `pid` started (field 22 of /proc/<pid>/stat, clock ticks since boot), which tells
+ * a process from a later one that got its pid; undefined when it is gone, a zombie, or there is
+ * no /proc.
+ */
+export function processStartTicks(pid: number): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const rest = text
+    .slice(text.lastIndexOf(')') + 1)
+    .trim()
+    .split(/\s+/);
+  // rest[0] is field 3 (state); a zombie has exited, only its entry is left.
+  if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
+  return rest[22 - 3];
+}
+
+/**
+ * Whether process `pid` still runs, and is the one that started at `startTicks` when given.
+ * Without /proc (macOS) only the pid is checked.
+ */
+export function processAlive(pid: number, startTicks?: string): boolean {
+  if (existsSync('/proc/self/stat')) {
+    const ticks = processStartTicks(pid);
+    return ticks !== undefined && (startTicks === undefined || ticks === startTicks);
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, owned by someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
