@@ -44,7 +44,21 @@ export {
   redactLogLine,
   redactPhoneNumbers,
 } from './log-redaction.js';
-export { parseProcStat, processTree, readProcessTree, type ProcessStat } from './process-tree.js';
+export {
+  ORPHAN_POLL_MS,
+  recoverOrphanedCalls,
+  startOrphanRecovery,
+  type OrphanedCall,
+  type OrphanedCallPorts,
+} from './orphaned-calls.js';
+export {
+  parseProcStat,
+  processAlive,
+  processStartTicks,
+  processTree,
+  readProcessTree,
+  type ProcessStat,
+} from './process-tree.js';
 export {
   INITIALIZE_PROCESS_TIMEOUT_MS,
   parseStartArgs,

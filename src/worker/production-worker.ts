@@ -8,7 +8,7 @@ import {
 } from '@livekit/agents';
 import { ParticipantKind } from '@livekit/rtc-node';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
-import { startRecordRetention } from '../call-records/index.js';
+import { createRecordSink, startRecordRetention } from '../call-records/index.js';
 import type { Config } from '../config/index.js';
 import { SwitchboardError } from '../errors/index.js';
 import { Admission, launchDeadlineMs, type UnlaunchedJob } from './admission.js';
@@ -24,7 +24,9 @@ import {
 } from './health.js';
 import { reportedLoad, WorkerLoadMonitor, type CpuSample } from './load.js';
 import { redactFrameworkLogs } from './log-redaction.js';
+import { startOrphanRecovery } from './orphaned-calls.js';
 import { readProcessTree } from './process-tree.js';
+import { livekitStrandedCallPort, StrandedCallSweeps } from './stranded-calls.js';
 
 /** The agents framework's production port for its own HTTP server (GET /, GET /worker). */
 const FRAMEWORK_PRODUCTION_PORT = 8081;
@@ -155,6 +157,16 @@ export async function runProductionWorker(opts: {
   const retention = startRecordRetention(config.records, {
     onPruned: (files) => logger.info({ files }, 'removed call record files past their retention'),
     onError: (err) => logger.warn({ err }, 'removing old call record files failed'),
+  });
+
+  // Calls whose job process died: hung up and recorded from their checkpoints.
+  const orphans = startOrphanRecovery({
+    recordsDir: config.records.dir,
+    records: createRecordSink(config.records),
+    livekit: config.livekit,
+    onRecovered: (call) =>
+      logger.warn({ ...call }, 'a job process died during its call; hung up and recorded'),
+    onError: (err) => logger.warn({ err }, 'could not recover the calls of dead job processes'),
   });
 
   const maxCpuShare = config.worker.maxCpuPercent / 100;
@@ -290,6 +302,7 @@ export async function runProductionWorker(opts: {
   server.event.on('worker_registered', () => {
     registrations++;
     movePhase({ type: 'registered' });
+    strandedSweeps.restart();
   });
 
   const health = await startHealthServer({
@@ -317,6 +330,15 @@ export async function runProductionWorker(opts: {
         usage: monitor.usage(activeCalls),
       };
     },
+  });
+
+  // Calls that arrived while no worker was registered get their agent (src/worker/stranded-calls.ts).
+  const strandedSweeps = new StrandedCallSweeps({
+    port: livekitStrandedCallPort(config.livekit),
+    agentName: opts.agentName,
+    onRedispatched: (rooms) =>
+      logger.warn({ calls: rooms.length }, 'dispatched the agent again to calls nobody took'),
+    onError: (err) => logger.warn({ err }, 'could not look for calls nobody took'),
   });
 
   // A reserved job's start is seen here; one past its launch deadline is answered busy.
@@ -361,6 +383,7 @@ export async function runProductionWorker(opts: {
         'drain timed out; ending the calls still in progress',
       );
     clearInterval(settleTimer);
+    await strandedSweeps.stop();
     // Accepted calls still not started will not start now: their callers are answered busy.
     answerUnlaunched(admission.abandonPending(runningJobIds()));
     await Promise.allSettled([...guards]);
@@ -383,6 +406,7 @@ export async function runProductionWorker(opts: {
     }
     await closing;
     await retention.stop();
+    await orphans.stop();
     await new Promise((r) => health.close(r));
     logger.info({ drainMs: Date.now() - started }, 'drained; exiting');
     process.exit(0);
@@ -403,6 +427,11 @@ export async function runProductionWorker(opts: {
       new Promise((r) => setTimeout(r, FORCED_EXIT_HANGUP_MS)),
     ]);
     await killOwnProcesses();
+    // The killed jobs' records, from their checkpoints (bounded: a next start finds the rest).
+    await Promise.race([
+      orphans.stop(true),
+      new Promise((r) => setTimeout(r, FORCED_EXIT_HANGUP_MS)),
+    ]);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
 

@@ -1,0 +1,152 @@
+import { ParticipantKind } from '@livekit/rtc-node';
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import type { ParticipantSnapshot } from '../caller/index.js';
+import { snapshotOf } from './caller-channel.js';
+
+/**
+ * Calls that arrived while no worker was connected. livekit-server offers a room's job to the
+ * workers registered at that moment and does not offer it again: a caller whose INVITE lands
+ * while the workers reconnect (livekit-server restarted, a deploy that replaced every worker) or
+ * before the first worker registered rings with nobody coming, until the trunk's ringing timeout
+ * (3 minutes by default). So a worker that (re)registers looks for such rooms: a dispatch for its
+ * agent that has no job, a caller waiting, no agent of its name in the room, and dispatches the
+ * room's agent again, with the same metadata (the line's call options).
+ */
+export interface StrandedCallPort {
+  /** Rooms with their creation time. Unit: ms since the epoch. */
+  listRooms(): Promise<{ name: string; createdAtMs: number }[]>;
+  /** The room's dispatches for `agentName`, with how many jobs each has had. */
+  dispatches(room: string, agentName: string): Promise<{ metadata: string; jobs: number }[]>;
+  participants(room: string): Promise<ParticipantSnapshot[]>;
+  dispatch(room: string, agentName: string, metadata: string): Promise<void>;
+}
+
+/**
+ * A job offer in flight is settled well within this: a room younger may still get its job.
+ * Unit: ms.
+ */
+export const STRANDED_MIN_AGE_MS = 5_000;
+
+const CALLER_KINDS: ReadonlySet<ParticipantKind> = new Set([
+  ParticipantKind.STANDARD,
+  ParticipantKind.SIP,
+]);
+/** Set by livekit-server and the agents framework on an agent's participant. */
+const AGENT_NAME_ATTRIBUTE = 'lk.agent.name';
+
+/** Dispatches the agent again to every stranded call; returns their rooms. */
+export async function redispatchStrandedCalls(opts: {
+  port: StrandedCallPort;
+  agentName: string;
+  nowMs: number;
+  minAgeMs?: number;
+}): Promise<string[]> {
+  const { port, agentName } = opts;
+  const redispatched: string[] = [];
+  for (const room of await port.listRooms()) {
+    if (opts.nowMs - room.createdAtMs < (opts.minAgeMs ?? STRANDED_MIN_AGE_MS)) continue;
+    const dispatches = await port.dispatches(room.name, agentName);
+    const stranded = dispatches.find((d) => d.jobs === 0);
+    if (stranded === undefined || dispatches.some((d) => d.jobs > 0)) continue;
+    const participants = await port.participants(room.name);
+    if (!participants.some((p) => CALLER_KINDS.has(p.kind))) continue;
+    if (
+      participants.some(
+        (p) => p.kind === ParticipantKind.AGENT && p.attributes[AGENT_NAME_ATTRIBUTE] === agentName,
+      )
+    )
+      continue;
+    await port.dispatch(room.name, agentName, stranded.metadata);
+    redispatched.push(room.name);
+  }
+  return redispatched;
+}
+
+/** The port on a LiveKit server (or Cloud project), with the worker's own key. */
+export function livekitStrandedCallPort(livekit: {
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+}): StrandedCallPort {
+  const rooms = new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret);
+  const dispatches = new AgentDispatchClient(livekit.url, livekit.apiKey, livekit.apiSecret);
+  return {
+    listRooms: async () =>
+      (await rooms.listRooms()).map((r) => ({
+        name: r.name,
+        createdAtMs: Number(r.creationTimeMs) || Number(r.creationTime) * 1000,
+      })),
+    dispatches: async (room, agentName) =>
+      (await dispatches.listDispatch(room))
+        .filter((d) => d.agentName === agentName)
+        .map((d) => ({ metadata: d.metadata, jobs: d.state?.jobs.length ?? 0 })),
+    participants: async (room) =>
+      (await rooms.listParticipants(room))
+        .map(snapshotOf)
+        .filter((s): s is ParticipantSnapshot => s !== undefined),
+    dispatch: async (room, agentName, metadata) => {
+      await dispatches.createDispatch(room, agentName, { metadata });
+    },
+  };
+}
+
+/** After a registration, how long and how often the worker looks. Unit: ms. */
+export const STRANDED_SWEEP_FOR_MS = 30_000;
+export const STRANDED_SWEEP_EVERY_MS = 2_500;
+
+/**
+ * The sweeps after each registration: at once, then every STRANDED_SWEEP_EVERY_MS for
+ * STRANDED_SWEEP_FOR_MS (a call that arrived just before the registration is too young at
+ * first). One sweep at a time; `stop` ends them and waits for the one running.
+ */
+export class StrandedCallSweeps {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private until = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly opts: {
+      port: StrandedCallPort;
+      agentName: string;
+      onRedispatched: (rooms: string[]) => void;
+      onError: (err: unknown) => void;
+      now?: () => number;
+    },
+  ) {}
+
+  /** A registration happened: sweep now and for the next STRANDED_SWEEP_FOR_MS. */
+  restart(): void {
+    if (this.stopped) return;
+    const now = (this.opts.now ?? Date.now)();
+    this.until = now + STRANDED_SWEEP_FOR_MS;
+    clearTimeout(this.timer);
+    this.sweep();
+  }
+
+  private sweep(): void {
+    this.timer = undefined;
+    this.running = this.running
+      .then(async () => {
+        if (this.stopped) return;
+        const rooms = await redispatchStrandedCalls({
+          port: this.opts.port,
+          agentName: this.opts.agentName,
+          nowMs: (this.opts.now ?? Date.now)(),
+        });
+        if (rooms.length > 0) this.opts.onRedispatched(rooms);
+      })
+      .catch(this.opts.onError)
+      .finally(() => {
+        if (this.stopped || this.timer !== undefined) return;
+        if ((this.opts.now ?? Date.now)() < this.until)
+          this.timer = setTimeout(() => this.sweep(), STRANDED_SWEEP_EVERY_MS);
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}
