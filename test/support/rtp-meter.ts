@@ -37,6 +37,8 @@ export class RtpMeter {
   private firstPacketAt?: number;
   private readonly loudTimes: number[] = [];
   private readonly toneTimes: number[] = [];
+  /** Arrival of every packet (performance.now() clock), for gaps in the stream. */
+  private readonly packetTimes: number[] = [];
 
   /** With `toneHz`, packets dominated by that frequency (a test peer's tone) are timed too. */
   constructor(
@@ -63,6 +65,7 @@ export class RtpMeter {
     let offset = 12 + 4 * csrcCount;
     if (hasExtension && msg.length >= offset + 4) offset += 4 + 4 * msg.readUInt16BE(offset + 2);
     this.packets++;
+    this.packetTimes.push(performance.now());
     this.firstPacketAt ??= performance.now();
     this.payloadTypes.add(payloadType);
     if (payloadType === 101) {
@@ -105,6 +108,22 @@ export class RtpMeter {
   /** Loud packets that arrived after `since` (performance.now() clock). */
   loudPacketsAfter(since: number): number {
     return this.loudTimes.filter((t) => t > since).length;
+  }
+
+  /**
+   * The longest time without a packet between `from` and `to` (performance.now() clock), counting
+   * the edges of the window: a stream that stopped shows as a gap up to `to`.
+   */
+  longestGapMs(from: number, to: number): number {
+    let last = from;
+    let longest = 0;
+    for (const t of this.packetTimes) {
+      if (t < from) continue;
+      if (t > to) break;
+      longest = Math.max(longest, t - last);
+      last = t;
+    }
+    return Math.max(longest, to - last);
   }
 
   /** Arrival time of the first packet dominated by `toneHz` after `since`, if any. */

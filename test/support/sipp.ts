@@ -305,6 +305,15 @@ export function parseSippTrace(trace: string): TracedSipMessage[] {
  * When the caller's audio started, on the wall clock (ms): SIPp streams the media file from the
  * ACK, right after the 200 OK it received. Throws when the call was not answered.
  */
+/** When SIPp received the first request `method` (BYE, REFER, ...), wall clock ms; undefined if none. */
+export function receivedAtMs(result: Pick<SippResult, 'messages'>, method: string): number | undefined {
+  const block = new RegExp(
+    `^-{10,} (\\S+ \\S+)\\n\\s*UDP message received[^\\n]*\\n\\s*\\n\\s*${method} `,
+    'm',
+  ).exec(result.messages);
+  return block?.[1] === undefined ? undefined : new Date(block[1].replace(' ', 'T')).getTime();
+}
+
 export function callerAudioStartMs(result: SippResult): number {
   const okBlock = /^-{10,} (\S+ \S+)\n\s*UDP message received[^\n]*\n\s*\n\s*SIP\/2\.0 200/m.exec(
     result.messages,
