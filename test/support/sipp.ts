@@ -83,7 +83,10 @@ export async function runSippCaller(call: SippCall, signal?: AbortSignal): Promi
   );
 }
 
-/** A phone that hangs up while it rings: test/sipp/cancel.xml, CANCEL `cancelAfterMs` after the first 180. */
+/**
+ * A phone that hangs up while it rings: test/sipp/cancel.xml, CANCEL `cancelAfterMs` (below 1 s)
+ * after the first 180, unless the call is answered first (then ACK and BYE: `cancelled` false).
+ */
 export async function runSippCanceller(
   call: Pick<SippCall, 'called' | 'caller' | 'target' | 'localIp' | 'sipPort' | 'mediaPort'> & {
     cancelAfterMs: number;
@@ -306,7 +309,10 @@ export function parseSippTrace(trace: string): TracedSipMessage[] {
  * ACK, right after the 200 OK it received. Throws when the call was not answered.
  */
 /** When SIPp received the first request `method` (BYE, REFER, ...), wall clock ms; undefined if none. */
-export function receivedAtMs(result: Pick<SippResult, 'messages'>, method: string): number | undefined {
+export function receivedAtMs(
+  result: Pick<SippResult, 'messages'>,
+  method: string,
+): number | undefined {
   const block = new RegExp(
     `^-{10,} (\\S+ \\S+)\\n\\s*UDP message received[^\\n]*\\n\\s*\\n\\s*${method} `,
     'm',
