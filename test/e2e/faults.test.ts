@@ -44,6 +44,12 @@ const FLOOD_MAX_RTP_GAP_MS = 200;
 
 /** The restart cases' production worker registers under its own name, on its own line. */
 const PRODUCTION_AGENT = 'switchboard-faults';
+/**
+ * The drained worker's own name: with the restart cases' worker still up, a call to a line of
+ * PRODUCTION_AGENT could go to either (seen in a fresh-clone run: the call went to the other
+ * worker, so the drained one had no call and no record).
+ */
+const DRAINED_AGENT = 'switchboard-faults-drain';
 
 let line: PhoneLine;
 let productionLine: PhoneLine;
@@ -199,14 +205,14 @@ describe('faults', () => {
             ringingTimeoutMs: 20_000,
           },
         },
-        PRODUCTION_AGENT,
+        DRAINED_AGENT,
       );
       const recordsDir = await mkdtemp(join(tmpdir(), 'sb-records-faults-transfer-'));
       const worker = await startAgentWorker({
         mode: 'start',
         httpPort: 8199,
         healthPort: 8200,
-        env: { LIVEKIT_AGENT_NAME: PRODUCTION_AGENT, CALL_RECORDS_DIR: recordsDir },
+        env: { LIVEKIT_AGENT_NAME: DRAINED_AGENT, CALL_RECORDS_DIR: recordsDir },
         logFile: join(process.cwd(), '.stack', 'logs', 'agent-faults-transfer.log'),
       });
       try {
