@@ -338,7 +338,13 @@ export async function runProductionWorker(opts: {
     agentName: opts.agentName,
     onRedispatched: (rooms) =>
       logger.warn({ calls: rooms.length }, 'dispatched the agent again to calls nobody took'),
-    onError: (err) => logger.warn({ err }, 'could not look for calls nobody took'),
+    // The room name is the only context: it may hold the caller's number (livekit-sip's
+    // individual rooms), so it goes under the PII key.
+    onError: (err, room) =>
+      logger.warn(
+        { err, ...(room === undefined ? {} : { 'lk.pii.room_name': room }) },
+        'could not look for calls nobody took',
+      ),
   });
 
   // A reserved job's start is seen here; one past its launch deadline is answered busy.

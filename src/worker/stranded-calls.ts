@@ -34,32 +34,50 @@ const CALLER_KINDS: ReadonlySet<ParticipantKind> = new Set([
 /** Set by livekit-server and the agents framework on an agent's participant. */
 const AGENT_NAME_ATTRIBUTE = 'lk.agent.name';
 
-/** Dispatches the agent again to every stranded call; returns their rooms. */
+/**
+ * Dispatches the agent again to every stranded call; returns their rooms. A room that cannot be
+ * looked at is reported to `onRoomError` and skipped, so one room does not hide the others: in a
+ * multi-node deployment a room whose node died stays listed, and every question about it fails
+ * after livekit-server's 3 s RPC timeout ("no response from servers").
+ */
 export async function redispatchStrandedCalls(opts: {
   port: StrandedCallPort;
   agentName: string;
   nowMs: number;
   minAgeMs?: number;
+  onRoomError?: (room: string, err: unknown) => void;
 }): Promise<string[]> {
   const { port, agentName } = opts;
   const redispatched: string[] = [];
   for (const room of await port.listRooms()) {
     if (opts.nowMs - room.createdAtMs < (opts.minAgeMs ?? STRANDED_MIN_AGE_MS)) continue;
-    const dispatches = await port.dispatches(room.name, agentName);
-    const stranded = dispatches.find((d) => d.jobs === 0);
-    if (stranded === undefined || dispatches.some((d) => d.jobs > 0)) continue;
-    const participants = await port.participants(room.name);
-    if (!participants.some((p) => CALLER_KINDS.has(p.kind))) continue;
-    if (
-      participants.some(
-        (p) => p.kind === ParticipantKind.AGENT && p.attributes[AGENT_NAME_ATTRIBUTE] === agentName,
-      )
-    )
-      continue;
-    await port.dispatch(room.name, agentName, stranded.metadata);
-    redispatched.push(room.name);
+    try {
+      if (await redispatchIfStranded(port, room.name, agentName)) redispatched.push(room.name);
+    } catch (err) {
+      opts.onRoomError?.(room.name, err);
+    }
   }
   return redispatched;
+}
+
+async function redispatchIfStranded(
+  port: StrandedCallPort,
+  room: string,
+  agentName: string,
+): Promise<boolean> {
+  const dispatches = await port.dispatches(room, agentName);
+  const stranded = dispatches.find((d) => d.jobs === 0);
+  if (stranded === undefined || dispatches.some((d) => d.jobs > 0)) return false;
+  const participants = await port.participants(room);
+  if (!participants.some((p) => CALLER_KINDS.has(p.kind))) return false;
+  if (
+    participants.some(
+      (p) => p.kind === ParticipantKind.AGENT && p.attributes[AGENT_NAME_ATTRIBUTE] === agentName,
+    )
+  )
+    return false;
+  await port.dispatch(room, agentName, stranded.metadata);
+  return true;
 }
 
 /** The port on a LiveKit server (or Cloud project), with the worker's own key. */
@@ -110,7 +128,8 @@ export class StrandedCallSweeps {
       port: StrandedCallPort;
       agentName: string;
       onRedispatched: (rooms: string[]) => void;
-      onError: (err: unknown) => void;
+      /** A sweep failed (`room` undefined: the rooms could not be listed) or one room did. */
+      onError: (err: unknown, room?: string) => void;
       now?: () => number;
     },
   ) {}
@@ -133,10 +152,11 @@ export class StrandedCallSweeps {
           port: this.opts.port,
           agentName: this.opts.agentName,
           nowMs: (this.opts.now ?? Date.now)(),
+          onRoomError: (room, err) => this.opts.onError(err, room),
         });
         if (rooms.length > 0) this.opts.onRedispatched(rooms);
       })
-      .catch(this.opts.onError)
+      .catch((err: unknown) => this.opts.onError(err))
       .finally(() => {
         if (this.stopped || this.timer !== undefined) return;
         if ((this.opts.now ?? Date.now)() < this.until)

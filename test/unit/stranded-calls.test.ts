@@ -122,3 +122,34 @@ describe('redispatchStrandedCalls', () => {
     );
   });
 });
+
+describe('a room that cannot be looked at', () => {
+  it('is reported and skipped; the other rooms are still swept (a room of a dead node)', async () => {
+    const p = port({
+      'call-dead-node': {
+        createdAtMs: OLD,
+        dispatches: [{ metadata: '', jobs: 0 }],
+        participants: [sipCaller],
+      },
+      'call-2': {
+        createdAtMs: OLD,
+        dispatches: [{ metadata: '{"b":2}', jobs: 0 }],
+        participants: [sipCaller],
+      },
+    });
+    const unavailable = new Error('twirp error unknown: no response from servers');
+    const dispatches = p.dispatches;
+    p.dispatches = (room, agentName) =>
+      room === 'call-dead-node' ? Promise.reject(unavailable) : dispatches(room, agentName);
+    const errors: [string, unknown][] = [];
+    const rooms = await redispatchStrandedCalls({
+      port: p,
+      agentName: 'switchboard',
+      nowMs: NOW,
+      onRoomError: (room, err) => errors.push([room, err]),
+    });
+    expect(rooms).toEqual(['call-2']);
+    expect(p.dispatched).toEqual([['call-2', 'switchboard', '{"b":2}']]);
+    expect(errors).toEqual([['call-dead-node', unavailable]]);
+  });
+});
