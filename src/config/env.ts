@@ -3,6 +3,13 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { SwitchboardError } from '../errors/index.js';
 import {
+  machineResources,
+  MEASURED_CALL_COST,
+  resolveCapacity,
+  type CallCapacity,
+  type MachineResources,
+} from '../worker/capacity.js';
+import {
   LOCAL_API_KEY,
   LOCAL_API_SECRET,
   localLivekitUrl,
@@ -31,6 +38,11 @@ const optionalUrl = (protocols: string[]) =>
 const agentName = z
   .string()
   .regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/, 'letters, digits, "-" and "_", at most 63');
+
+const CPU_PER_CALL_RANGE =
+  'a share of one core above 0 and at most 8, e.g. 0.32 for 32 % (measure it: docs/production.md "Capacity")';
+const MEMORY_PER_CALL_RANGE =
+  'MiB of memory per call, above 0 and at most 65536, e.g. 100 (measure it: docs/production.md "Capacity")';
 
 const EnvSchema = z.object({
   SWITCHBOARD_NETWORK: z.enum(['netns', 'loopback']).default('netns'),
@@ -138,7 +150,18 @@ const EnvSchema = z.object({
   /** The worker's health server (GET / and /worker). Default: the agents framework's (random in dev, 8081 in production). */
   AGENT_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   AGENT_IDLE_PROCESSES: z.coerce.number().int().min(1).max(16).default(1),
-  AGENT_MAX_CALLS: z.coerce.number().int().min(1).max(1000).default(10),
+  /** Calls one worker takes at once. Unset: what the machine fits (src/worker/capacity.ts). */
+  AGENT_MAX_CALLS: z.coerce.number().int().min(1).max(1000).optional(),
+  /** Share of one core a call costs, for the derived AGENT_MAX_CALLS. Default: measured, 0.32. */
+  AGENT_CPU_PER_CALL: z.coerce
+    .number({ error: CPU_PER_CALL_RANGE })
+    .refine((share) => share > 0 && share <= 8, CPU_PER_CALL_RANGE)
+    .optional(),
+  /** Unit: MiB. Memory (PSS) a call costs, for the derived AGENT_MAX_CALLS. Default: measured, 100. */
+  AGENT_MEMORY_PER_CALL_MB: z.coerce
+    .number({ error: MEMORY_PER_CALL_RANGE })
+    .refine((mib) => mib > 0 && mib <= 65_536, MEMORY_PER_CALL_RANGE)
+    .optional(),
   /** Seats of AGENT_MAX_CALLS only phone calls may take. Default: a fifth, rounded up, leaving browsers one. */
   AGENT_PHONE_RESERVED_CALLS: z.coerce.number().int().min(0).max(1000).optional(),
   /** Share of the machine's cores the worker's own processes may use before it declines calls. */
@@ -157,8 +180,32 @@ const EnvSchema = z.object({
 /** Every variable this package reads (`.env.example` documents each one). */
 export const ENV_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape);
 
+/**
+ * The worker's call capacity from its own variables alone, so that the rules that depend on it are
+ * reported with every other problem; undefined while one of those variables is itself malformed
+ * (the schema reports it).
+ */
+function capacityOf(
+  env: Record<string, string | undefined>,
+  machine: MachineResources,
+): CallCapacity | undefined {
+  const { shape } = EnvSchema;
+  const maxCalls = shape.AGENT_MAX_CALLS.safeParse(env.AGENT_MAX_CALLS);
+  const cpuPerCall = shape.AGENT_CPU_PER_CALL.safeParse(env.AGENT_CPU_PER_CALL);
+  const memoryPerCallMiB = shape.AGENT_MEMORY_PER_CALL_MB.safeParse(env.AGENT_MEMORY_PER_CALL_MB);
+  if (!maxCalls.success || !cpuPerCall.success || !memoryPerCallMiB.success) return undefined;
+  return resolveCapacity(maxCalls.data, machine, {
+    ...MEASURED_CALL_COST,
+    ...(cpuPerCall.data === undefined ? {} : { cpuPerCall: cpuPerCall.data }),
+    ...(memoryPerCallMiB.data === undefined ? {} : { memoryPerCallMiB: memoryPerCallMiB.data }),
+  });
+}
+
 /** Cross-variable rules, checked on the raw environment so they are reported with every other problem. */
-function crossFieldProblems(env: Record<string, string | undefined>): string[] {
+function crossFieldProblems(
+  env: Record<string, string | undefined>,
+  capacity: CallCapacity | undefined,
+): string[] {
   const set = (name: string) => (env[name] ?? '').trim() !== '';
   const problems: string[] = [];
   if (set('LIVEKIT_URL')) {
@@ -171,11 +218,11 @@ function crossFieldProblems(env: Record<string, string | undefined>): string[] {
     problems.push(
       'CALL_RECORDS_WEBHOOK_SECRET: required with CALL_RECORDS_WEBHOOK_URL, at least 32 characters (e.g. `openssl rand -hex 32`); the receiver verifies signatures with it',
     );
-  const maxCalls = Number(env.AGENT_MAX_CALLS ?? 10);
   const reserved = Number(env.AGENT_PHONE_RESERVED_CALLS ?? 0);
-  if (set('AGENT_PHONE_RESERVED_CALLS') && reserved > maxCalls)
+  if (capacity !== undefined && set('AGENT_PHONE_RESERVED_CALLS') && reserved > capacity.maxCalls)
     problems.push(
-      `AGENT_PHONE_RESERVED_CALLS: ${reserved} is more than AGENT_MAX_CALLS (${maxCalls}); reserve at most all of the worker's seats`,
+      `AGENT_PHONE_RESERVED_CALLS: ${reserved} is more than AGENT_MAX_CALLS (${describeMaxCalls(capacity)}); reserve at most all of the worker's seats` +
+        (capacity.limitedBy === 'configured' ? '' : ', or set AGENT_MAX_CALLS'),
     );
   if (set('OPENAI_BASE_URL') && !set('OPENAI_API_KEY')) {
     problems.push(
@@ -183,6 +230,13 @@ function crossFieldProblems(env: Record<string, string | undefined>): string[] {
     );
   }
   return problems;
+}
+
+/** AGENT_MAX_CALLS's value for a message: as set, or derived and from what. */
+function describeMaxCalls({ maxCalls, limitedBy, inputs }: CallCapacity): string {
+  if (limitedBy === 'configured') return String(maxCalls);
+  const { cores, memoryMiB } = inputs.machine;
+  return `unset, so ${maxCalls}: what this machine's ${cores} cores and ${memoryMiB} MiB fit, limited by ${limitedBy}`;
 }
 
 export type ModelProvider =
@@ -226,8 +280,13 @@ export interface Config {
    * job's process (ProcPool.launchJob does not remove it), so `active_jobs` only grows.
    */
   idleProcesses: number;
-  /** Calls this worker handles at once; its reported load is active calls / this. */
+  /**
+   * Calls this worker handles at once; its reported load is active calls / this. AGENT_MAX_CALLS,
+   * else what the machine fits (`capacity`).
+   */
   maxConcurrentCalls: number;
+  /** How `maxConcurrentCalls` was found: set, or derived from this machine and the cost per call. */
+  capacity: CallCapacity;
   /**
    * Seats of `maxConcurrentCalls` only phone calls may take: browser calls are turned away once
    * `maxConcurrentCalls - phoneReservedCalls` of them run (production worker).
@@ -296,13 +355,21 @@ export interface WorkerConfig {
   workerToken?: string;
 }
 
-export function parseConfig(env: Record<string, string | undefined>): Readonly<Config> {
+/**
+ * The configuration from `env`. `machine` (the cores and memory this process may use, read from
+ * the host and its cgroup by default) sizes the worker when AGENT_MAX_CALLS is unset.
+ */
+export function parseConfig(
+  env: Record<string, string | undefined>,
+  machine: MachineResources = machineResources(),
+): Readonly<Config> {
   const parsed = EnvSchema.safeParse(env);
+  const capacity = capacityOf(env, machine);
   const problems = [
     ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)),
-    ...crossFieldProblems(env),
+    ...crossFieldProblems(env, capacity),
   ];
-  if (!parsed.success || problems.length > 0) throw configError(problems);
+  if (!parsed.success || capacity === undefined || problems.length > 0) throw configError(problems);
   const e = parsed.data;
   const layout = localStackLayout(e.SWITCHBOARD_NETWORK);
 
@@ -358,10 +425,11 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     },
     ...(e.WEB_PORT === undefined ? {} : { webPort: e.WEB_PORT }),
     idleProcesses: e.AGENT_IDLE_PROCESSES,
-    maxConcurrentCalls: e.AGENT_MAX_CALLS,
+    maxConcurrentCalls: capacity.maxCalls,
+    capacity,
     phoneReservedCalls:
       e.AGENT_PHONE_RESERVED_CALLS ??
-      Math.min(Math.ceil(e.AGENT_MAX_CALLS / 5), e.AGENT_MAX_CALLS - 1),
+      Math.min(Math.ceil(capacity.maxCalls / 5), capacity.maxCalls - 1),
     web: {
       ...(e.WEB_AUTH_MODULE === undefined ? {} : { authModule: e.WEB_AUTH_MODULE }),
       ...(e.WEB_ALLOWED_ORIGINS === undefined ? {} : { allowedOrigins: e.WEB_ALLOWED_ORIGINS }),

@@ -43,7 +43,8 @@ function ratio(quota: string | undefined, period: string | undefined): number | 
   return q / p;
 }
 
-function readOrUndefined(path: string): string | undefined {
+/** A cgroup file's text; undefined where there is none (no such controller, not Linux). */
+export function readOrUndefined(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch {

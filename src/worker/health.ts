@@ -1,4 +1,5 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { CapacityLimit } from './capacity.js';
 
 /**
  * The production worker's health endpoint, `GET /health`, for a load balancer, an orchestrator's
@@ -18,6 +19,8 @@ export interface WorkerHealth {
   phase: WorkerPhase;
   activeCalls: number;
   maxCalls: number;
+  /** Where `maxCalls` comes from: AGENT_MAX_CALLS (`configured`), or the machine's CPU or memory. */
+  limitedBy: CapacityLimit;
   /** 1 = full, by calls or by its own CPU. */
   usage: number;
 }
@@ -99,6 +102,7 @@ export function healthResponse(h: WorkerHealth): { status: number; body: string 
       status: h.phase,
       activeCalls: h.activeCalls,
       maxCalls: h.maxCalls,
+      limitedBy: h.limitedBy,
       usage: Math.round(h.usage * 100) / 100,
     }),
   };

@@ -12,6 +12,17 @@ export {
   type CallRoomProbe,
 } from './busy-guard.js';
 export {
+  deriveCapacity,
+  machineResources,
+  MEASURED_CALL_COST,
+  parseMemoryLimit,
+  resolveCapacity,
+  type CallCapacity,
+  type CallCostProfile,
+  type CapacityLimit,
+  type MachineResources,
+} from './capacity.js';
+export {
   callerChannel,
   livekitRoomParticipants,
   snapshotOf,

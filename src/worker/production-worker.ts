@@ -14,7 +14,6 @@ import { SwitchboardError } from '../errors/index.js';
 import { Admission, launchDeadlineMs, type UnlaunchedJob } from './admission.js';
 import { answerBusyUnlessTaken, livekitCallRoomProbe, type CallRoomProbe } from './busy-guard.js';
 import { callerChannel, livekitRoomParticipants, type RoomParticipants } from './caller-channel.js';
-import { effectiveCpus } from './cpu-quota.js';
 import {
   nextPhase,
   readFrameworkConnection,
@@ -126,7 +125,8 @@ export function unlaunchedJobProbe(
  * The production worker (`npm run agent start`): the agents framework's AgentServer in production
  * mode, with what this package adds around it:
  *
- * - capacity: at most `maxConcurrentCalls` calls, of which browser calls take at most
+ * - capacity: at most `maxConcurrentCalls` calls (AGENT_MAX_CALLS, else what the machine fits:
+ *   src/worker/capacity.ts), of which browser calls take at most
  *   `maxConcurrentCalls - phoneReservedCalls` (AGENT_PHONE_RESERVED_CALLS), and no new call while
  *   its own processes use more than AGENT_MAX_CPU_PERCENT of the machine; a declined call goes to
  *   another worker, or its caller gets 486 Busy Here, a browser is disconnected
@@ -169,12 +169,27 @@ export async function runProductionWorker(opts: {
     onError: (err) => logger.warn({ err }, 'could not recover the calls of dead job processes'),
   });
 
+  const { capacity } = config;
+  const { machine, profile } = capacity.inputs;
+  logger.info(
+    {
+      maxCalls: capacity.maxCalls,
+      limitedBy: capacity.limitedBy,
+      cores: machine.cores,
+      memoryMiB: machine.memoryMiB,
+      cpuPerCall: profile.cpuPerCall,
+      memoryPerCallMiB: profile.memoryPerCallMiB,
+    },
+    'call capacity of this worker',
+  );
+
   const maxCpuShare = config.worker.maxCpuPercent / 100;
   const monitor = new WorkerLoadMonitor({
     maxCalls: config.maxConcurrentCalls,
     maxCpuShare,
-    // The container's CPU quota where there is one, not the host's CPU count.
-    cores: effectiveCpus(),
+    // The cores the call limit was sized for: the container's CPU quota where there is one, not
+    // the host's CPU count (src/worker/cpu-quota.ts).
+    cores: machine.cores,
     sampleCpu: sampleOwnCpu,
   });
   const admission = new Admission({
@@ -327,6 +342,7 @@ export async function runProductionWorker(opts: {
         phase,
         activeCalls,
         maxCalls: config.maxConcurrentCalls,
+        limitedBy: capacity.limitedBy,
         usage: monitor.usage(activeCalls),
       };
     },

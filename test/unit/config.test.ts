@@ -92,7 +92,8 @@ describe('parseConfig', () => {
   );
 
   it('the browser entrance: limited by default, open only without WEB_AUTH_MODULE', () => {
-    const c = parseConfig({});
+    // 4 cores fit 10 calls at the measured cost (src/worker/capacity.ts).
+    const c = parseConfig({}, { cores: 4, memoryMiB: 16_384 });
     expect(c.web).toEqual({
       tokenTtlSeconds: 30,
       tokenRatePerAddressPerMinute: 10,

@@ -233,7 +233,7 @@ describe('deploy/kubernetes: this package', () => {
       server = await startHealthServer({
         host: '127.0.0.1',
         port: 0,
-        health: () => ({ phase, activeCalls: 0, maxCalls: 4, usage: 0 }),
+        health: () => ({ phase, activeCalls: 0, maxCalls: 4, limitedBy: 'configured', usage: 0 }),
       });
     });
     afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));

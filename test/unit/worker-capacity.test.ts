@@ -1,14 +1,22 @@
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/index.js';
+import { isSwitchboardError } from '../../src/errors/index.js';
 import {
   Admission,
   capacityUsage,
   cpuShareBetween,
+  deriveCapacity,
+  machineResources,
+  MEASURED_CALL_COST,
+  parseMemoryLimit,
   parseProcStat,
   processTree,
   reportedLoad,
   SERVER_TARGET_LOAD,
   WorkerLoadMonitor,
+  type CallCostProfile,
   type CpuSample,
+  type MachineResources,
   type ProcessStat,
 } from '../../src/worker/index.js';
 
@@ -147,5 +155,221 @@ describe('the worker process tree from /proc', () => {
         .sort((a, b) => a - b),
     ).toEqual([10, 11, 12, 13]);
     expect(processTree(99, all)).toEqual([]);
+  });
+});
+
+const GIB = 1024 ** 3;
+/** This project's test machine: 2 cores, 24 GiB, no cgroup limit. */
+const DEV_MACHINE: MachineResources = { cores: 2, memoryMiB: 24 * 1024 };
+
+describe('the calls a machine fits (deriveCapacity)', () => {
+  it.each<[string, MachineResources, Partial<CallCostProfile>, number, 'cpu' | 'memory']>([
+    ['CPU-bound: 2 cores, 24 GiB (the test machine)', DEV_MACHINE, {}, 5, 'cpu'],
+    ['CPU-bound: 8 cores, 32 GiB', { cores: 8, memoryMiB: 32_768 }, {}, 20, 'cpu'],
+    ['memory-bound: 16 cores, 2 GiB', { cores: 16, memoryMiB: 2048 }, {}, 14, 'memory'],
+    ['a tiny machine still takes one call', { cores: 1, memoryMiB: 512 }, {}, 1, 'memory'],
+    ['a CPU quota of half a core: one call', { cores: 0.5, memoryMiB: 4096 }, {}, 1, 'cpu'],
+    ['a CPU quota of 1.5 cores', { cores: 1.5, memoryMiB: 4096 }, {}, 3, 'cpu'],
+    ['both terms equal: CPU is named', { cores: 4, memoryMiB: 1552 }, {}, 10, 'cpu'],
+    ['cheaper calls (remote models, measured)', DEV_MACHINE, { cpuPerCall: 0.1 }, 16, 'cpu'],
+    [
+      'a whole quotient is not floored a call short (0.7 / 0.1)',
+      { cores: 1, memoryMiB: 4096 },
+      { cpuPerCall: 0.1, cpuHeadroomFraction: 0.3 },
+      7,
+      'cpu',
+    ],
+    [
+      'heavier calls by memory',
+      DEV_MACHINE,
+      { cpuPerCall: 0.05, memoryPerCallMiB: 1000 },
+      24,
+      'memory',
+    ],
+  ])('%s: %i calls, limited by %s', (_name, machine, costs, maxCalls, limitedBy) => {
+    const profile = { ...MEASURED_CALL_COST, ...costs };
+    expect(deriveCapacity(machine, profile)).toEqual({
+      maxCalls,
+      limitedBy,
+      inputs: { machine, profile },
+    });
+  });
+
+  it('defaults to the figures measured by bench:density (bench/RESULTS.md)', () => {
+    expect(MEASURED_CALL_COST).toEqual({
+      cpuPerCall: 0.32,
+      memoryPerCallMiB: 100,
+      idleMemoryMiB: 552,
+      cpuHeadroomFraction: 0.2,
+    });
+    expect(deriveCapacity(DEV_MACHINE).maxCalls).toBe(5);
+  });
+});
+
+describe('the machine from its cgroup files', () => {
+  it.each<[string | undefined, number | undefined]>([
+    ['max\n', undefined],
+    ['2147483648\n', 2 * GIB],
+    // cgroup v1 without a limit: PAGE_COUNTER_MAX pages, above any machine's memory.
+    ['9223372036854771712\n', 9223372036854771712],
+    ['0', undefined],
+    ['-1', undefined],
+    ['', undefined],
+    [undefined, undefined],
+    ['garbage', undefined],
+  ])('memory limit %j -> %s bytes', (text, bytes) => {
+    expect(parseMemoryLimit(text)).toBe(bytes);
+  });
+
+  const host = { parallelism: 2, totalMemoryBytes: 24 * GIB };
+  it.each<[string, Record<string, string>, MachineResources]>([
+    ['no cgroup files: the host', {}, { cores: 2, memoryMiB: 24_576 }],
+    [
+      'cgroup v2, no limits ("max")',
+      { '/sys/fs/cgroup/cpu.max': 'max 100000\n', '/sys/fs/cgroup/memory.max': 'max\n' },
+      { cores: 2, memoryMiB: 24_576 },
+    ],
+    [
+      'cgroup v2, a container with 1 CPU and 2 GiB',
+      { '/sys/fs/cgroup/cpu.max': '100000 100000\n', '/sys/fs/cgroup/memory.max': '2147483648\n' },
+      { cores: 1, memoryMiB: 2048 },
+    ],
+    [
+      'a memory limit above the machine does not raise it',
+      { '/sys/fs/cgroup/memory.max': String(64 * GIB) },
+      { cores: 2, memoryMiB: 24_576 },
+    ],
+    [
+      'cgroup v1 without limits (this test machine)',
+      {
+        '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1\n',
+        '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n',
+        '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
+      },
+      { cores: 2, memoryMiB: 24_576 },
+    ],
+    [
+      'cgroup v1 with a 1.5 CPU quota and 3 GiB',
+      {
+        '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '150000',
+        '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000',
+        '/sys/fs/cgroup/memory/memory.limit_in_bytes': String(3 * GIB),
+      },
+      { cores: 1.5, memoryMiB: 3072 },
+    ],
+  ])('%s', (_name, files, machine) => {
+    expect(machineResources((path) => files[path], host)).toEqual(machine);
+  });
+
+  it("sizes a container by its CPU quota, not the host's cores", () => {
+    const machine = machineResources(
+      (path) => ({ '/sys/fs/cgroup/cpu.max': '100000 100000' })[path],
+      { parallelism: 16, totalMemoryBytes: 64 * GIB },
+    );
+    expect(deriveCapacity(machine)).toMatchObject({ maxCalls: 2, limitedBy: 'cpu' });
+  });
+});
+
+describe('AGENT_MAX_CALLS and the cost per call in the environment', () => {
+  function configError(env: Record<string, string>, machine = DEV_MACHINE): string {
+    try {
+      parseConfig(env, machine);
+    } catch (err) {
+      if (isSwitchboardError(err) && err.code === 'config_invalid') return err.message;
+      throw err;
+    }
+    throw new Error('expected a configuration error');
+  }
+
+  it.each<[string, Record<string, string>, MachineResources, number, string, number]>([
+    ['unset: what the test machine fits', {}, DEV_MACHINE, 5, 'cpu', 1],
+    [
+      'set: as set, whatever the machine',
+      { AGENT_MAX_CALLS: '3' },
+      DEV_MACHINE,
+      3,
+      'configured',
+      1,
+    ],
+    ['unset on a 2 GiB container', {}, { cores: 16, memoryMiB: 2048 }, 14, 'memory', 3],
+    ['a measured CPU cost', { AGENT_CPU_PER_CALL: '0.1' }, DEV_MACHINE, 16, 'cpu', 4],
+    [
+      'a measured memory cost',
+      { AGENT_MEMORY_PER_CALL_MB: '500' },
+      { cores: 8, memoryMiB: 4096 },
+      7,
+      'memory',
+      2,
+    ],
+  ])('%s', (_name, env, machine, maxCalls, limitedBy, phoneReserved) => {
+    const c = parseConfig(env, machine);
+    expect(c.maxConcurrentCalls).toBe(maxCalls);
+    expect(c.capacity).toMatchObject({ maxCalls, limitedBy, inputs: { machine } });
+    // The default phone seats follow the resolved number: a fifth, rounded up.
+    expect(c.phoneReservedCalls).toBe(phoneReserved);
+  });
+
+  it('puts the overrides in the cost profile it logs', () => {
+    const c = parseConfig(
+      { AGENT_CPU_PER_CALL: '0.2', AGENT_MEMORY_PER_CALL_MB: '150' },
+      DEV_MACHINE,
+    );
+    expect(c.capacity.inputs.profile).toEqual({
+      ...MEASURED_CALL_COST,
+      cpuPerCall: 0.2,
+      memoryPerCallMiB: 150,
+    });
+  });
+
+  it.each([
+    ['AGENT_CPU_PER_CALL', '0', /AGENT_CPU_PER_CALL: a share of one core above 0 and at most 8/],
+    ['AGENT_CPU_PER_CALL', '-0.3', /AGENT_CPU_PER_CALL: a share of one core/],
+    ['AGENT_CPU_PER_CALL', '9', /AGENT_CPU_PER_CALL: a share of one core/],
+    ['AGENT_CPU_PER_CALL', '32%', /AGENT_CPU_PER_CALL: a share of one core.*0\.32 for 32 %/],
+    ['AGENT_MEMORY_PER_CALL_MB', '0', /AGENT_MEMORY_PER_CALL_MB: MiB of memory per call/],
+    ['AGENT_MEMORY_PER_CALL_MB', 'lots', /AGENT_MEMORY_PER_CALL_MB: MiB of memory per call/],
+    // Bytes given for MiB.
+    ['AGENT_MEMORY_PER_CALL_MB', '104857600', /AGENT_MEMORY_PER_CALL_MB: .*at most 65536/],
+    ['AGENT_MAX_CALLS', '0', /AGENT_MAX_CALLS: /],
+  ])('rejects %s=%j, naming it', (name, value, message) => {
+    expect(configError({ [name]: value })).toMatch(message);
+  });
+
+  it.each<[string, Record<string, string>, RegExp]>([
+    [
+      'more phone seats than AGENT_MAX_CALLS',
+      { AGENT_MAX_CALLS: '2', AGENT_PHONE_RESERVED_CALLS: '3' },
+      /AGENT_PHONE_RESERVED_CALLS: 3 is more than AGENT_MAX_CALLS \(2\); reserve at most all of the worker's seats$/m,
+    ],
+    [
+      'more phone seats than the machine fits',
+      { AGENT_PHONE_RESERVED_CALLS: '6' },
+      /AGENT_PHONE_RESERVED_CALLS: 6 is more than AGENT_MAX_CALLS \(unset, so 5: what this machine's 2 cores and 24576 MiB fit, limited by cpu\); reserve at most all of the worker's seats, or set AGENT_MAX_CALLS/,
+    ],
+    [
+      'more phone seats than the calls a measured cost fits',
+      { AGENT_CPU_PER_CALL: '0.8', AGENT_PHONE_RESERVED_CALLS: '3' },
+      /AGENT_PHONE_RESERVED_CALLS: 3 is more than AGENT_MAX_CALLS \(unset, so 2:/,
+    ],
+  ])('rejects %s', (_name, env, message) => {
+    expect(configError(env)).toMatch(message);
+  });
+
+  it('takes every seat of the derived number for phones', () => {
+    expect(parseConfig({ AGENT_PHONE_RESERVED_CALLS: '5' }, DEV_MACHINE).phoneReservedCalls).toBe(
+      5,
+    );
+  });
+
+  it('reports the phone seats with every other problem, and judges no seats on a malformed cost', () => {
+    const message = configError({
+      AGENT_PHONE_RESERVED_CALLS: '6',
+      AGENT_DRAIN_TIMEOUT_MS: 'soon',
+    });
+    expect(message).toContain('AGENT_PHONE_RESERVED_CALLS: 6 is more than AGENT_MAX_CALLS');
+    expect(message).toContain('AGENT_DRAIN_TIMEOUT_MS:');
+    const malformed = configError({ AGENT_CPU_PER_CALL: 'x', AGENT_PHONE_RESERVED_CALLS: '6' });
+    expect(malformed).toContain('AGENT_CPU_PER_CALL:');
+    expect(malformed).not.toContain('AGENT_PHONE_RESERVED_CALLS');
   });
 });

@@ -81,8 +81,20 @@ describe('health response', () => {
     ['disconnected', 503],
     ['draining', 503],
   ] as const)('%s answers %i', (phase, status) => {
-    const r = healthResponse({ phase, activeCalls: 1, maxCalls: 4, usage: 0.254 });
+    const r = healthResponse({
+      phase,
+      activeCalls: 1,
+      maxCalls: 4,
+      limitedBy: 'memory',
+      usage: 0.254,
+    });
     expect(r.status).toBe(status);
-    expect(JSON.parse(r.body)).toEqual({ status: phase, activeCalls: 1, maxCalls: 4, usage: 0.25 });
+    expect(JSON.parse(r.body)).toEqual({
+      status: phase,
+      activeCalls: 1,
+      maxCalls: 4,
+      limitedBy: 'memory',
+      usage: 0.25,
+    });
   });
 });

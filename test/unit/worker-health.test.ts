@@ -116,7 +116,13 @@ describe('GET /health', () => {
     ['ready', 200],
     ['disconnected', 503],
   ] as const)('answers a health read asynchronously: %s %i', async (phase, status) => {
-    const r = await get(async () => ({ phase, activeCalls: 0, maxCalls: 2, usage: 0 }));
+    const r = await get(async () => ({
+      phase,
+      activeCalls: 0,
+      maxCalls: 2,
+      limitedBy: 'cpu',
+      usage: 0,
+    }));
     expect(r.status).toBe(status);
     expect(JSON.parse(r.body)).toMatchObject({ status: phase });
   });
