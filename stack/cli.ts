@@ -1,6 +1,10 @@
 /**
- * npm run stack -- up | status | down       the local stack (idempotent)
- * npm run stack -- run -- <command...>      run a command inside the stack's network, bringing the
+ * npm run stack -- up [--nodes N] | status | down
+ *                                           the local stack (idempotent); --nodes N runs N LiveKit
+ *                                           nodes (livekit-server + livekit-sip each) on one Redis,
+ *                                           and scales a stack that is already up
+ * npm run stack -- run [--nodes N] -- <command...>
+ *                                           run a command inside the stack's network, bringing the
  *                                           stack up first and down afterwards if it was not up
  * npm run stack -- restart <service> [--kill] [--down-ms N]
  *                                           stop one service of the running stack (its stop
@@ -29,6 +33,7 @@ import { isSwitchboardError } from '../src/errors/index.js';
 import { inNetwork } from './network.js';
 import { LOG_DIR, RECORDS_DIR, REPO_ROOT } from './paths.js';
 import { down, parseRestartArgs, RESTART_USAGE, restartService, status, up } from './stack.js';
+import { stackNodes, takeNodesOption } from './topology.js';
 
 const say = (line: string) => console.log(`[stack] ${line}`);
 
@@ -63,12 +68,16 @@ function runInNetwork(mode: NetworkMode, argv: string[], env: NodeJS.ProcessEnv)
  * reaches the body's child (it is in the same process group); this process stays alive until
  * the teardown has finished, however many signals arrive.
  */
-async function withStack(mode: NetworkMode, body: () => Promise<number>): Promise<number> {
+async function withStack(
+  mode: NetworkMode,
+  body: () => Promise<number>,
+  nodes?: number,
+): Promise<number> {
   const keepAlive = () => undefined;
   process.on('SIGINT', keepAlive);
   process.on('SIGTERM', keepAlive);
   try {
-    const started = await up(mode, say);
+    const started = await up(mode, say, nodes);
     try {
       return await body();
     } finally {
@@ -89,11 +98,12 @@ function stackEnv(mode: NetworkMode): NodeJS.ProcessEnv {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const [command, ...args] = argv;
+  const { nodes, rest } = takeNodesOption(args);
   const mode = networkMode();
   switch (command) {
     case 'up':
-      await up(mode, say);
+      await up(mode, say, nodes);
       say(`logs: ${LOG_DIR}`);
       return 0;
     case 'down':
@@ -105,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
         say('stack is not running');
         return 3;
       }
-      say(`mode ${s.mode}, logs in ${LOG_DIR}`);
+      say(`mode ${s.mode}, ${s.nodes} LiveKit node(s), logs in ${LOG_DIR}`);
       for (const svc of s.services) {
         say(
           `${svc.name.padEnd(15)} pid ${String(svc.pid).padEnd(8)} ${svc.running ? 'running' : 'EXITED'} ${svc.ready ? 'ready' : 'NOT READY'}`,
@@ -125,52 +135,59 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const cmd = rest[0] === '--' ? rest.slice(1) : rest;
       if (cmd.length === 0) throw new Error('usage: npm run stack -- run -- <command...>');
-      return withStack(mode, () => runInNetwork(mode, cmd, stackEnv(mode)));
+      return withStack(mode, () => runInNetwork(mode, cmd, stackEnv(mode)), nodes);
     }
     case 'start':
-      return withStack(mode, async () => {
-        const layout = localStackLayout(mode);
-        const livekit = {
-          url: `http://${layout.serviceIp}:${layout.ports.livekitHttp}`,
-          apiKey: LOCAL_API_KEY,
-          apiSecret: LOCAL_API_SECRET,
-        };
-        // The same code path as `npm run sip -- apply --env local`.
-        const applied = await runSipCommand(['apply', '--env', DEFAULT_ENV], {
-          out: (t) => console.log(t),
-          err: (t) => console.error(t),
-          color: process.stdout.isTTY && (process.env.NO_COLOR ?? '') === '',
-          secret: (name) => process.env[name],
-          connect: () => new LivekitSipApi(livekit),
-          serverLabel: livekit.url,
-        });
-        if (applied !== 0) return applied;
-        const { config } = await loadSipConfig(DEFAULT_CONFIG, DEFAULT_ENV);
-        const number = Object.values(config.inboundTrunks)[0]?.numbers[0] ?? '';
-        say(
-          'the local stack is up and the demo line is provisioned (sip-dispatch/switchboard.yaml)',
-        );
-        say(
-          `call from a SIP phone:  sip:${number}@${layout.serviceIp}:${layout.ports.sip}  (UDP, G.711)`,
-        );
-        say(`talk from a browser:    http://localhost:${layout.ports.web}/`);
-        say(`call records:           ${RECORDS_DIR}`);
-        say('starting the agent worker (Ctrl-C stops it and the stack)');
-        return runInNetwork(
-          mode,
-          [
-            process.execPath,
-            '--import',
-            'tsx',
-            join(REPO_ROOT, 'agents', 'receptionist.ts'),
-            'dev',
-          ],
-          stackEnv(mode),
-        );
-      });
+      return withStack(
+        mode,
+        async () => {
+          const layout = localStackLayout(mode);
+          const livekit = {
+            url: `http://${layout.serviceIp}:${layout.ports.livekitHttp}`,
+            apiKey: LOCAL_API_KEY,
+            apiSecret: LOCAL_API_SECRET,
+          };
+          // The same code path as `npm run sip -- apply --env local`.
+          const applied = await runSipCommand(['apply', '--env', DEFAULT_ENV], {
+            out: (t) => console.log(t),
+            err: (t) => console.error(t),
+            color: process.stdout.isTTY && (process.env.NO_COLOR ?? '') === '',
+            secret: (name) => process.env[name],
+            connect: () => new LivekitSipApi(livekit),
+            serverLabel: livekit.url,
+          });
+          if (applied !== 0) return applied;
+          const { config } = await loadSipConfig(DEFAULT_CONFIG, DEFAULT_ENV);
+          const number = Object.values(config.inboundTrunks)[0]?.numbers[0] ?? '';
+          say(
+            'the local stack is up and the demo line is provisioned (sip-dispatch/switchboard.yaml)',
+          );
+          const running = (await status()).nodes ?? 1;
+          for (const node of stackNodes(layout, running)) {
+            say(
+              `call from a SIP phone:  sip:${number}@${node.ip}:${node.ports.sip}  (UDP, G.711)${running > 1 ? `, node ${node.index}` : ''}`,
+            );
+          }
+          say(`talk from a browser:    http://localhost:${layout.ports.web}/`);
+          say(`call records:           ${RECORDS_DIR}`);
+          say('starting the agent worker (Ctrl-C stops it and the stack)');
+          return runInNetwork(
+            mode,
+            [
+              process.execPath,
+              '--import',
+              'tsx',
+              join(REPO_ROOT, 'agents', 'receptionist.ts'),
+              'dev',
+            ],
+            stackEnv(mode),
+          );
+        },
+        nodes,
+      );
     default:
       console.error(
-        'usage: npm run stack -- up|status|down|restart <service>|run -- <command...>   (npm start runs the main job)',
+        'usage: npm run stack -- up [--nodes N]|status|down|restart <service>|run [--nodes N] -- <command...>   (npm start runs the main job)',
       );
       return 2;
   }

@@ -1,10 +1,12 @@
 import { parseDocument } from 'yaml';
 import type { LocalStackLayout } from '../src/config/index.js';
+import type { StackNode } from './topology.js';
 
 /**
- * livekit.yaml and stack/sip.yaml are written for the namespace layout. For the loopback layout
- * (a laptop without root) the stack writes copies whose addresses are rewritten here; comments
- * are kept so the copies read like the originals.
+ * livekit.yaml and stack/sip.yaml are written for node 1 of the namespace layout. For the
+ * loopback layout (a laptop without root) and for the other nodes of a multi-node stack, the
+ * stack writes copies whose addresses and ports are rewritten here; comments are kept so the
+ * copies read like the originals.
  */
 export function livekitConfigFor(layout: LocalStackLayout, base: string): string {
   if (layout.mode === 'netns') return base;
@@ -24,5 +26,29 @@ export function sipConfigFor(layout: LocalStackLayout, base: string): string {
   doc.setIn(['ws_url'], `ws://${layout.serviceIp}:${layout.ports.livekitHttp}`);
   doc.setIn(['listen_ip'], layout.serviceIp);
   doc.setIn(['nat_1_to_1_ip'], layout.serviceIp);
+  return doc.toString();
+}
+
+/** livekit.yaml for another node: its own address and ICE ports, the same Redis and keys. */
+export function livekitNodeConfig(node: StackNode, base: string): string {
+  const doc = parseDocument(base);
+  doc.setIn(['port'], node.ports.livekitHttp);
+  doc.setIn(['bind_addresses'], [node.ip]);
+  doc.setIn(['rtc', 'tcp_port'], node.ports.livekitRtcTcp);
+  doc.setIn(['rtc', 'udp_port'], node.ports.livekitRtcUdp);
+  doc.setIn(['rtc', 'node_ip'], node.ip);
+  doc.setIn(['rtc', 'ips', 'includes'], [`${node.ip}/32`]);
+  doc.setIn(['rtc', 'stun_servers'], [`${node.ip}:3478`]);
+  return doc.toString();
+}
+
+/** stack/sip.yaml for another node: listens on its address, signals through its livekit-server. */
+export function sipNodeConfig(node: StackNode, base: string): string {
+  const doc = parseDocument(base);
+  doc.setIn(['ws_url'], `ws://${node.ip}:${node.ports.livekitHttp}`);
+  doc.setIn(['sip_port'], node.ports.sip);
+  doc.setIn(['listen_ip'], node.ip);
+  doc.setIn(['nat_1_to_1_ip'], node.ip);
+  doc.setIn(['rtp_port'], `${node.ports.rtpFirst}-${node.ports.rtpLast}`);
   return doc.toString();
 }

@@ -88,3 +88,32 @@ function requireNamespace(layout: LocalStackLayout): string {
   if (layout.namespace === undefined) throw new Error('the loopback layout has no namespace');
   return layout.namespace;
 }
+
+/**
+ * Gives the namespace end of the veth pair one more address in the stack's /24: a further LiveKit
+ * node's. Idempotent, so a stack brought up again after an interrupted run reuses it.
+ */
+export async function addNamespaceAddress(layout: LocalStackLayout, ip: string): Promise<void> {
+  const ns = requireNamespace(layout);
+  if (await hasNamespaceAddress(ns, ip)) return;
+  try {
+    await run('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', NS_IF]);
+  } catch (err) {
+    throw new SwitchboardError(
+      'stack_start_failed',
+      `Could not add address ${ip} to ${NS_IF} in namespace ${ns}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+export async function removeNamespaceAddress(layout: LocalStackLayout, ip: string): Promise<void> {
+  const ns = requireNamespace(layout);
+  if (!(await hasNamespaceAddress(ns, ip))) return;
+  await run('ip', ['-n', ns, 'addr', 'del', `${ip}/24`, 'dev', NS_IF]);
+}
+
+async function hasNamespaceAddress(ns: string, ip: string): Promise<boolean> {
+  const { stdout } = await run('ip', ['-n', ns, '-o', '-4', 'addr', 'show', 'dev', NS_IF]);
+  return stdout.split('\n').some((line) => line.includes(` ${ip}/`));
+}

@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { LocalStackLayout } from '../src/config/index.js';
-import { livekitConfigFor, sipConfigFor } from './configs.js';
+import { livekitConfigFor, livekitNodeConfig, sipConfigFor, sipNodeConfig } from './configs.js';
 import { httpOk, sipOptionsOk } from './health.js';
 import { inNetwork } from './network.js';
 import { BINARIES, REDIS_DATA_DIR, REPO_ROOT, STACK_DIR } from './paths.js';
+import { stackNodes, type StackNode } from './topology.js';
 
 const run = promisify(execFile);
 
@@ -21,26 +22,17 @@ export interface ServiceSpec {
   hostNetwork?: boolean;
 }
 
-/** The stack's services, in start order. */
-export async function stackServices(layout: LocalStackLayout): Promise<ServiceSpec[]> {
+/**
+ * The stack's services, in start order: node 1's LiveKit services, then the other nodes' (when
+ * `nodes` > 1), then the speech server and the web page.
+ */
+export async function stackServices(layout: LocalStackLayout, nodes = 1): Promise<ServiceSpec[]> {
   const ip = layout.serviceIp;
   // The SIP probe binds its source address: the host end of the veth pair from the host, but the
   // service address when this process runs inside the namespace (a test restarting livekit-sip),
   // where the host end's address does not exist.
   const inside = layout.namespace !== undefined && (await insideNamespace(layout.namespace));
   const probeFrom = inside ? ip : (layout.hostIp ?? ip);
-  const livekitConfig = await materialize(
-    layout,
-    'livekit.yaml',
-    join(REPO_ROOT, 'livekit.yaml'),
-    livekitConfigFor,
-  );
-  const sipConfig = await materialize(
-    layout,
-    'sip.yaml',
-    join(REPO_ROOT, 'stack', 'sip.yaml'),
-    sipConfigFor,
-  );
   const tsx = (script: string, ...args: string[]) => [
     process.execPath,
     '--import',
@@ -70,20 +62,11 @@ export async function stackServices(layout: LocalStackLayout): Promise<ServiceSp
       stopSignal: 'SIGTERM',
       readyTimeoutMs: 10_000,
     },
-    {
-      name: 'livekit-server',
-      argv: [BINARIES.livekitServer, '--config', livekitConfig],
-      ready: () => httpOk(`http://${ip}:${layout.ports.livekitHttp}/`, 'OK'),
-      stopSignal: 'SIGTERM',
-      readyTimeoutMs: 30_000,
-    },
-    {
-      name: 'livekit-sip',
-      argv: [BINARIES.livekitSip, '--config', sipConfig],
-      ready: () => sipOptionsOk(ip, layout.ports.sip, probeFrom),
-      stopSignal: 'SIGINT',
-      readyTimeoutMs: 30_000,
-    },
+    ...(
+      await Promise.all(
+        stackNodes(layout, nodes).map((node) => nodeServices(layout, node, probeFrom)),
+      )
+    ).flat(),
     {
       name: 'offline-speech',
       argv: tsx(
@@ -131,6 +114,47 @@ export async function stackServices(layout: LocalStackLayout): Promise<ServiceSp
           },
         ]
       : []),
+  ];
+}
+
+/** One LiveKit node: its livekit-server, then the livekit-sip that signals through it. */
+async function nodeServices(
+  layout: LocalStackLayout,
+  node: StackNode,
+  probeFrom: string,
+): Promise<ServiceSpec[]> {
+  const suffix = node.index === 1 ? '' : `-${node.index}`;
+  const livekitConfig = await materialize(
+    layout,
+    `livekit${suffix}.yaml`,
+    join(REPO_ROOT, 'livekit.yaml'),
+    node.index === 1
+      ? (base) => livekitConfigFor(layout, base)
+      : (base) => livekitNodeConfig(node, base),
+    node.index === 1,
+  );
+  const sipConfig = await materialize(
+    layout,
+    `sip${suffix}.yaml`,
+    join(REPO_ROOT, 'stack', 'sip.yaml'),
+    node.index === 1 ? (base) => sipConfigFor(layout, base) : (base) => sipNodeConfig(node, base),
+    node.index === 1,
+  );
+  return [
+    {
+      name: node.serverName,
+      argv: [BINARIES.livekitServer, '--config', livekitConfig],
+      ready: () => httpOk(`http://${node.ip}:${node.ports.livekitHttp}/`, 'OK'),
+      stopSignal: 'SIGTERM',
+      readyTimeoutMs: 30_000,
+    },
+    {
+      name: node.sipName,
+      argv: [BINARIES.livekitSip, '--config', sipConfig],
+      ready: () => sipOptionsOk(node.ip, node.ports.sip, probeFrom),
+      stopSignal: 'SIGINT',
+      readyTimeoutMs: 30_000,
+    },
   ];
 }
 
@@ -182,15 +206,20 @@ export async function insideNamespace(name: string): Promise<boolean> {
 /** Where `ip netns add` puts a namespace's file (iproute2's NETNS_RUN_DIR). */
 const NETNS_RUN_DIR = '/var/run/netns';
 
-/** netns mode uses the committed file as it is; loopback mode a rewritten copy under .stack/. */
+/**
+ * Node 1 in netns mode uses the committed file as it is; loopback mode and the other nodes a
+ * rewritten copy under .stack/.
+ */
 async function materialize(
   layout: LocalStackLayout,
   name: string,
   source: string,
-  rewrite: (layout: LocalStackLayout, base: string) => string,
+  rewrite: (base: string) => string,
+  committedAsIs: boolean,
 ): Promise<string> {
-  if (layout.mode === 'netns') return source;
+  if (layout.mode === 'netns' && committedAsIs) return source;
   const target = join(STACK_DIR, name);
-  await writeFile(target, rewrite(layout, await readFile(source, 'utf8')));
+  await mkdir(STACK_DIR, { recursive: true });
+  await writeFile(target, rewrite(await readFile(source, 'utf8')));
   return target;
 }

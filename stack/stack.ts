@@ -5,16 +5,19 @@ import { localStackLayout, type LocalStackLayout, type NetworkMode } from '../sr
 import { SwitchboardError } from '../src/errors/index.js';
 import { waitUntil } from './health.js';
 import {
+  addNamespaceAddress,
   createNamespace,
   deleteNamespace,
   inNetwork,
   namespaceExists,
   namespacePids,
+  removeNamespaceAddress,
 } from './network.js';
 import { LOG_DIR, REDIS_DATA_DIR, STATE_FILE } from './paths.js';
 import { isAlive, startDetached, startEnv, stopProcess, type ProcessRecord } from './processes.js';
-import { insideNamespace, stackServices } from './services.js';
+import { insideNamespace, stackServices, type ServiceSpec } from './services.js';
 import { clearState, readState, writeState, type StackState } from './state.js';
+import { stackNode, stackNodes } from './topology.js';
 
 export type Reporter = (line: string) => void;
 
@@ -29,9 +32,14 @@ export interface ServiceStatus {
   log?: string;
 }
 
-/** Brings the stack up; returns false when it was already up (nothing started). */
-export async function up(mode: NetworkMode, report: Reporter): Promise<boolean> {
+/**
+ * Brings the stack up with `nodes` LiveKit nodes (default 1); returns false when it was already up
+ * (nothing started). A stack already up keeps its nodes, or is scaled to `nodes` when given.
+ */
+export async function up(mode: NetworkMode, report: Reporter, nodes?: number): Promise<boolean> {
   const layout = localStackLayout(mode);
+  // Validated before anything starts.
+  const topology = stackNodes(layout, nodes ?? 1);
   const existing = await readState();
   if (existing !== undefined) {
     if (existing.mode !== mode) {
@@ -41,7 +49,8 @@ export async function up(mode: NetworkMode, report: Reporter): Promise<boolean> 
       );
     }
     if (existing.services.every(isAlive)) {
-      report('stack is already up');
+      if (nodes === undefined || existing.nodes === nodes) report('stack is already up');
+      else await scaleNodes(nodes, report);
       return false;
     }
     report('some stack processes have exited; restarting the stack');
@@ -49,7 +58,7 @@ export async function up(mode: NetworkMode, report: Reporter): Promise<boolean> 
   }
 
   await mkdir(LOG_DIR, { recursive: true });
-  const state: StackState = { mode, services: [] };
+  const state: StackState = { mode, nodes: topology.length, services: [] };
   try {
     if (layout.mode === 'netns' && layout.namespace !== undefined) {
       if (await namespaceExists(layout.namespace)) {
@@ -69,27 +78,15 @@ export async function up(mode: NetworkMode, report: Reporter): Promise<boolean> 
       }
       state.createdNamespace = layout.namespace;
       await writeState(state);
+      for (const node of topology.slice(1)) await addNamespaceAddress(layout, node.ip);
     }
     // Emptied here, after an earlier run's recorded processes were stopped and before Redis
     // starts: a new run starts without the last run's trunks and rules, while `restart redis`
     // within a run reads them back.
     await rm(REDIS_DATA_DIR, { recursive: true, force: true });
     await mkdir(REDIS_DATA_DIR, { recursive: true });
-    for (const service of await stackServices(layout)) {
-      const log = join(LOG_DIR, `${service.name}.log`);
-      const record = startDetached(
-        service.name,
-        service.hostNetwork === true ? service.argv : inNetwork(layout, service.argv),
-        log,
-      );
-      state.services.push(record);
-      await writeState(state);
-      const ready = await waitUntil(
-        async () => isAlive(record) && (await service.ready()),
-        service.readyTimeoutMs,
-      );
-      if (!ready) throw await notReady(service.name, record, service.readyTimeoutMs);
-      report(`${service.name} ready (pid ${record.pid})`);
+    for (const service of await stackServices(layout, topology.length)) {
+      await startService(layout, service, state, report);
     }
   } catch (err) {
     report('start failed; stopping what was started');
@@ -97,6 +94,93 @@ export async function up(mode: NetworkMode, report: Reporter): Promise<boolean> 
     throw err;
   }
   return true;
+}
+
+/** Starts one service, records it in `state` (saved at once), and waits for its ready check. */
+async function startService(
+  layout: LocalStackLayout,
+  service: ServiceSpec,
+  state: StackState,
+  report: Reporter,
+): Promise<void> {
+  const log = join(LOG_DIR, `${service.name}.log`);
+  const record = startDetached(
+    service.name,
+    service.hostNetwork === true ? service.argv : inNetwork(layout, service.argv),
+    log,
+  );
+  state.services.push(record);
+  await writeState(state);
+  const ready = await waitUntil(
+    async () => isAlive(record) && (await service.ready()),
+    service.readyTimeoutMs,
+  );
+  if (!ready) throw await notReady(service.name, record, service.readyTimeoutMs);
+  report(`${service.name} ready (pid ${record.pid})`);
+}
+
+/**
+ * Adds or removes LiveKit nodes of the running stack until it has `nodes`: a new node gets its
+ * address, its livekit-server and its livekit-sip, each ready before the next starts; a removed
+ * node's livekit-sip and livekit-server are stopped (their stop signals: livekit-server leaves
+ * the cluster, livekit-sip ends its calls) and its address deleted. Node 1 always stays. Works
+ * from inside the stack's namespace too, as `restartService` does, so a test can scale the stack
+ * it runs in.
+ */
+export async function scaleNodes(nodes: number, report: Reporter = () => undefined): Promise<void> {
+  const state = await readState();
+  if (state === undefined) throw stackNotUp();
+  const layout = localStackLayout(state.mode);
+  stackNodes(layout, nodes);
+  if (layout.mode === 'netns' && process.getuid?.() !== 0) {
+    throw new SwitchboardError(
+      'stack_needs_root',
+      'Adding or removing LiveKit nodes needs root, as starting the stack does (ip netns exec). Run it as root (or with sudo).',
+    );
+  }
+  for (let index = state.nodes + 1; index <= nodes; index++) {
+    const node = stackNode(layout, index);
+    await addNamespaceAddress(layout, node.ip);
+    const all = await stackServices(layout, index);
+    try {
+      for (const name of [node.serverName, node.sipName]) {
+        const service = all.find((s) => s.name === name);
+        if (service === undefined) throw new Error(`no service ${name}`);
+        await startService(layout, service, state, report);
+      }
+    } catch (err) {
+      report(`node ${index} did not start; stopping what was started of it`);
+      await removeNode(state, index, () => undefined);
+      throw err;
+    }
+    state.nodes = index;
+    await writeState(state);
+    report(`node ${index} is up at ${node.ip}`);
+  }
+  for (let index = state.nodes; index > nodes; index--) {
+    await removeNode(state, index, report);
+    state.nodes = index - 1;
+    await writeState(state);
+  }
+}
+
+/** Stops node `index`'s services that `state` records, drops them from it, deletes its address. */
+async function removeNode(state: StackState, index: number, report: Reporter): Promise<void> {
+  const layout = localStackLayout(state.mode);
+  const node = stackNode(layout, index);
+  const signals = new Map<string, NodeJS.Signals>([
+    [node.sipName, 'SIGINT'],
+    [node.serverName, 'SIGTERM'],
+  ]);
+  for (const [name, signal] of signals) {
+    const record = state.services.find((s) => s.name === name);
+    if (record === undefined) continue;
+    report(`${name}: ${await stopProcess(record, signal, STOP_GRACE_MS)}`);
+    state.services = state.services.filter((s) => s !== record);
+    await writeState(state);
+  }
+  await removeNamespaceAddress(layout, node.ip);
+  report(`node ${index} removed`);
 }
 
 /** Ends the processes the stack started (by pid), then deletes the namespace it created. */
@@ -107,7 +191,7 @@ export async function down(report: Reporter): Promise<void> {
     return;
   }
   const layout = localStackLayout(state.mode);
-  const specs = new Map((await stackServices(layout)).map((s) => [s.name, s]));
+  const specs = new Map((await stackServices(layout, state.nodes)).map((s) => [s.name, s]));
   for (const record of [...state.services].reverse()) {
     const result = await stopProcess(
       record,
@@ -123,18 +207,22 @@ export async function down(report: Reporter): Promise<void> {
   await clearState();
 }
 
-export async function status(): Promise<{ mode?: NetworkMode; services: ServiceStatus[] }> {
+export async function status(): Promise<{
+  mode?: NetworkMode;
+  nodes?: number;
+  services: ServiceStatus[];
+}> {
   const state = await readState();
   if (state === undefined) return { services: [] };
   const layout: LocalStackLayout = localStackLayout(state.mode);
-  const specs = new Map((await stackServices(layout)).map((s) => [s.name, s]));
+  const specs = new Map((await stackServices(layout, state.nodes)).map((s) => [s.name, s]));
   const services: ServiceStatus[] = [];
   for (const record of state.services as ProcessRecord[]) {
     const running = isAlive(record);
     const ready = running && ((await specs.get(record.name)?.ready()) ?? false);
     services.push({ name: record.name, pid: record.pid, running, ready, log: record.log });
   }
-  return { mode: state.mode, services };
+  return { mode: state.mode, nodes: state.nodes, services };
 }
 
 /** How `restartService` stops a service and how long it keeps it down. */
@@ -178,7 +266,7 @@ export async function restartService(
   if (state === undefined) throw stackNotUp();
   const record = findServiceRecord(state, name);
   const layout = localStackLayout(state.mode);
-  const spec = (await stackServices(layout)).find((s) => s.name === name);
+  const spec = (await stackServices(layout, state.nodes)).find((s) => s.name === name);
   if (spec === undefined) {
     throw new SwitchboardError(
       'stack_owned_elsewhere',

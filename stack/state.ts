@@ -14,6 +14,8 @@ const StackStateSchema = z.object({
   mode: z.enum(['netns', 'loopback']),
   /** Set when this stack created the namespace, so `down` deletes only what it created. */
   createdNamespace: z.string().optional(),
+  /** LiveKit nodes (livekit-server + livekit-sip pairs); state files from before nodes mean 1. */
+  nodes: z.number().int().min(1).default(1),
   services: z.array(ProcessRecordSchema),
 });
 

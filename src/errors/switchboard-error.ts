@@ -11,6 +11,7 @@ export type SwitchboardErrorCode =
   | 'stack_owned_elsewhere'
   | 'stack_needs_root'
   | 'stack_start_failed'
+  | 'stack_options_invalid'
   | 'token_request_invalid'
   | 'agent_definition_invalid'
   | 'records_dir_unwritable'

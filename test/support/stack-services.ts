@@ -1,6 +1,7 @@
 import {
   restartService,
   runningServiceRecord,
+  scaleNodes,
   type RestartOptions,
   type RestartResult,
 } from '../../stack/stack.js';
@@ -21,4 +22,18 @@ export function restartStackService(
 /** The pid the stack's state file records for a service (changes with every restart). */
 export async function stackServicePid(name: string): Promise<number> {
   return (await runningServiceRecord(name)).pid;
+}
+
+/**
+ * Scales the running stack to `nodes` LiveKit nodes (livekit-server + livekit-sip each, one
+ * Redis), the same code path as `npm run stack -- up --nodes N`. Resolves once every new node's
+ * services are ready, or the removed ones have stopped.
+ */
+export function scaleStackNodes(nodes: number): Promise<void> {
+  return scaleNodes(nodes);
+}
+
+/** The log file of one service of the running stack (e.g. livekit-server-2's). */
+export async function stackServiceLog(name: string): Promise<string> {
+  return (await runningServiceRecord(name)).log;
 }

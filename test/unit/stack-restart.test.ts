@@ -20,6 +20,7 @@ const record = (name: string, pid: number): ProcessRecord => ({
 
 const state: StackState = {
   mode: 'netns',
+  nodes: 1,
   createdNamespace: 'switchboard',
   services: [record('redis', 100), record('livekit-server', 200), record('livekit-sip', 300)],
 };
