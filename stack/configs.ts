@@ -17,6 +17,10 @@ export function livekitConfigFor(layout: LocalStackLayout, base: string): string
   // pion skips loopback interfaces unless told otherwise.
   doc.setIn(['rtc', 'enable_loopback_candidate'], true);
   doc.setIn(['rtc', 'stun_servers'], [`${layout.serviceIp}:3478`]);
+  // TURN/TLS needs port 443, so root, which the loopback layout is for doing without.
+  doc.setIn(['turn', 'enabled'], false);
+  doc.setIn(['turn', 'bind_addresses'], [layout.serviceIp]);
+  doc.setIn(['turn', 'allow_restricted_peer_cidrs'], [`${layout.serviceIp}/32`]);
   return doc.toString();
 }
 
@@ -39,6 +43,11 @@ export function livekitNodeConfig(node: StackNode, base: string): string {
   doc.setIn(['rtc', 'node_ip'], node.ip);
   doc.setIn(['rtc', 'ips', 'includes'], [`${node.ip}/32`]);
   doc.setIn(['rtc', 'stun_servers'], [`${node.ip}:3478`]);
+  // TURN runs on node 1 only (test/e2e/browser-turn.test.ts uses it there): a second listener would
+  // need its own domain and relay range, and this node's own addresses where node 1's are written.
+  doc.setIn(['turn', 'enabled'], false);
+  doc.setIn(['turn', 'bind_addresses'], [node.ip]);
+  doc.setIn(['turn', 'allow_restricted_peer_cidrs'], [`${node.ip}/32`]);
   return doc.toString();
 }
 

@@ -25,9 +25,11 @@ as_root() {
 # pkg-config + libopus/opusfile/soxr -dev: cgo libraries livekit-sip links; espeak-ng + sox: the
 # offline speech server; pocketsphinx(-en-us): its recognizer; python3-pocketsphinx: the bindings its
 # long-lived decoder (stack/offline-speech/decoder.py) runs on, with /usr/bin/python3; chromium: the
-# browser caller; iproute2: the network namespace.
+# browser caller; iproute2: the network namespace; openssl: the TURN certificate
+# (stack/turn-certificate.ts); nftables: the firewall of test/e2e/browser-turn.test.ts's browser.
 APT_PACKAGES=(redis-server sip-tester pkg-config gcc libc6-dev libopus-dev libopusfile-dev libsoxr-dev
-  espeak-ng sox pocketsphinx pocketsphinx-en-us python3-pocketsphinx chromium iproute2)
+  espeak-ng sox pocketsphinx pocketsphinx-en-us python3-pocketsphinx chromium iproute2
+  openssl nftables)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

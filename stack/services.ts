@@ -8,6 +8,7 @@ import { httpOk, sipOptionsOk } from './health.js';
 import { inNetwork } from './network.js';
 import { BINARIES, REDIS_DATA_DIR, REPO_ROOT, STACK_DIR } from './paths.js';
 import { stackNodes, type StackNode } from './topology.js';
+import { turnCertificateFiles } from './turn-certificate.js';
 
 const run = promisify(execFile);
 
@@ -140,10 +141,18 @@ async function nodeServices(
     node.index === 1 ? (base) => sipConfigFor(layout, base) : (base) => sipNodeConfig(node, base),
     node.index === 1,
   );
+  // Node 1 of the namespace layout runs livekit.yaml's TURN server; `up` makes its certificate
+  // (stack/turn-certificate.ts) before anything starts. Flags rather than livekit.yaml keys, so
+  // the committed file names no path of this checkout.
+  const turn = turnCertificateFiles();
+  const turnFlags =
+    layout.mode === 'netns' && node.index === 1
+      ? ['--turn-cert', turn.certFile, '--turn-key', turn.keyFile]
+      : [];
   return [
     {
       name: node.serverName,
-      argv: [BINARIES.livekitServer, '--config', livekitConfig],
+      argv: [BINARIES.livekitServer, '--config', livekitConfig, ...turnFlags],
       ready: () => httpOk(`http://${node.ip}:${node.ports.livekitHttp}/`, 'OK'),
       stopSignal: 'SIGTERM',
       readyTimeoutMs: 30_000,

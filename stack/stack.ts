@@ -18,6 +18,7 @@ import { isAlive, startDetached, startEnv, stopProcess, type ProcessRecord } fro
 import { insideNamespace, stackServices, type ServiceSpec } from './services.js';
 import { clearState, readState, writeState, type StackState } from './state.js';
 import { stackNode, stackNodes } from './topology.js';
+import { ensureTurnCertificate } from './turn-certificate.js';
 
 export type Reporter = (line: string) => void;
 
@@ -85,6 +86,10 @@ export async function up(mode: NetworkMode, report: Reporter, nodes?: number): P
     // within a run reads them back.
     await rm(REDIS_DATA_DIR, { recursive: true, force: true });
     await mkdir(REDIS_DATA_DIR, { recursive: true });
+    if (layout.mode === 'netns') {
+      const turn = await ensureTurnCertificate();
+      report(`TURN certificate for ${turn.domain}: ${turn.certFile}`);
+    }
     for (const service of await stackServices(layout, topology.length)) {
       await startService(layout, service, state, report);
     }
