@@ -2,13 +2,21 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { writeSilence } from './conversation-audio.js';
 
+/** Debian's Chromium. */
+export const CHROMIUM = '/usr/bin/chromium';
+
 /**
  * Debian's Chromium, driven by playwright-core (no browser download). The flags keep it from
- * reaching any outside service and give it a fake microphone that plays `micWav`.
+ * reaching any outside service and give it a fake microphone that plays `micWav`. A caller may run
+ * it through a wrapper (`executablePath`, e.g. one that enters another network namespace) and add
+ * flags.
  */
-export async function launchChromium(micWav: string): Promise<Browser> {
+export async function launchChromium(
+  micWav: string,
+  opts: { executablePath?: string; extraArgs?: string[] } = {},
+): Promise<Browser> {
   return chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: opts.executablePath ?? CHROMIUM,
     headless: true,
     args: [
       '--no-sandbox',
@@ -22,6 +30,7 @@ export async function launchChromium(micWav: string): Promise<Browser> {
       '--use-fake-device-for-media-stream',
       `--use-file-for-fake-audio-capture=${micWav}`,
       '--autoplay-policy=no-user-gesture-required',
+      ...(opts.extraArgs ?? []),
     ],
   });
 }

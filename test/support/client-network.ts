@@ -21,8 +21,9 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { LocalStackLayout } from '../../src/config/index.js';
+import { CHROMIUM, launchChromium } from './chromium.js';
 
 const run = promisify(execFile);
 
@@ -235,28 +236,13 @@ export async function launchChromiumInClientNetwork(
 ): Promise<Browser> {
   const dir = await mkdtemp(join(tmpdir(), 'sb-client-chromium-'));
   const wrapper = join(dir, 'chromium');
-  await writeFile(
-    wrapper,
-    `#!/bin/sh\nexec ${inClientNetwork(net, ['/usr/bin/chromium']).join(' ')} "$@"\n`,
-  );
+  await writeFile(wrapper, `#!/bin/sh\nexec ${inClientNetwork(net, [CHROMIUM]).join(' ')} "$@"\n`);
   await chmod(wrapper, 0o755);
   const origin = new URL(clientPageUrl(net)).origin;
   try {
-    const browser = await chromium.launch({
+    const browser = await launchChromium(opts.micWav, {
       executablePath: wrapper,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        `--use-file-for-fake-audio-capture=${opts.micWav}`,
-        '--autoplay-policy=no-user-gesture-required',
+      extraArgs: [
         `--unsafely-treat-insecure-origin-as-secure=${origin}`,
         ...(opts.trustSpkiSha256 === undefined || opts.trustSpkiSha256.length === 0
           ? []
