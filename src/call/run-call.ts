@@ -28,6 +28,7 @@ import { TransferDesk, type TransferToolResult } from '../transfer/index.js';
 import { resolveTurnTaking, sessionTurnOptions, type TurnTaking } from '../turns/index.js';
 import { unseenCallerRecord, waitForCaller } from './abandoned-call.js';
 import { CallCheckpointer } from './call-checkpoint.js';
+import { ChunkedAudioOutput } from './chunked-audio-output.js';
 import { brandCall, type Call, type CollectDigitsRequest } from './call.js';
 import { greetingText, toolsFor, type CallAgentDefinition, type CallModels } from './definition.js';
 import { hangUp, livekitHangUpPort } from './hang-up.js';
@@ -98,7 +99,7 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
   await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
   // The agent's voice is published before anything else: livekit-sip answers a call once it has
   // subscribed to it, which would otherwise wait for the session and its models to start.
-  const voiceOut = new voice.ParticipantAudioOutput(ctx.room, {
+  const voiceOut = new ChunkedAudioOutput(ctx.room, {
     sampleRate: AGENT_AUDIO_SAMPLE_RATE,
     numChannels: 1,
     queueSizeMs: AGENT_AUDIO_QUEUE_MS,

@@ -28,7 +28,13 @@ export const TurnTakingSchema = z
     minEndpointingMs: ms(0, 5_000),
     /** The wait when the detector thinks the caller is mid-sentence. Longer: fewer cut-offs, slower answers to a real stop. */
     maxEndpointingMs: ms(0, 10_000),
-    /** Caller speech over the agent that stops it. Shorter: faster barge-in, more stops on noise. */
+    /**
+     * Caller speech over the agent that stops it, as Silero counts it: from its speech start, which
+     * already needs two 32 ms windows above its threshold (so 64 at the start), then 32 per window
+     * whether the caller goes on or not, until `vadSilenceMs` of silence. So any value up to about
+     * `vadSilenceMs` only delays the stop and filters no noise; longer values (words rather than
+     * a cough) do filter.
+     */
     interruptionMinSpeechMs: ms(50, 3_000),
     /** Words the caller must have said before their speech stops the agent (0: any speech). */
     interruptionMinWords: z.number().int().min(0).max(10),
@@ -65,7 +71,8 @@ const PHONE_TURN_TAKING: TurnTaking = Object.freeze({
   vadSilenceMs: 300,
   minEndpointingMs: 300,
   maxEndpointingMs: 1_600,
-  interruptionMinSpeechMs: 150,
+  // The stop at Silero's speech start: 150 filtered nothing more and stopped 96 ms later.
+  interruptionMinSpeechMs: 64,
   interruptionMinWords: 0,
   falseInterruptionMs: 1_500,
   preemptiveGeneration: true,
