@@ -19,11 +19,15 @@ import { agentActiveJobs, eventually, expectCallCleanedUp, layout } from '../sup
 
 const LINE = '+15550103';
 // Generous gaps: each phrase starts well after the agent's previous reply has finished, so the
-// test exercises turns, not barge-in.
+// test exercises turns, not barge-in. The first one waits out the development worker's
+// replacement job process: it starts when the call takes the idle one and loads under tsx for
+// about 12 s on two cores, and with Chromium beside it the call's VAD fell 1.3 s behind real time
+// (seen in fresh-clone runs: the browser's first phrase was missed or answered late). The
+// production worker runs compiled job processes, which load in about a second.
 const SCRIPT: ScriptedLine[] = [
-  { atSeconds: 9, text: 'hello' },
-  { atSeconds: 21, text: 'what are your opening hours' },
-  { atSeconds: 33, text: 'goodbye' },
+  { atSeconds: 16, text: 'hello' },
+  { atSeconds: 28, text: 'what are your opening hours' },
+  { atSeconds: 40, text: 'goodbye' },
 ];
 const TOTAL_SECONDS = 90;
 
