@@ -173,13 +173,12 @@ export async function scaleNodes(nodes: number, report: Reporter = () => undefin
 async function removeNode(state: StackState, index: number, report: Reporter): Promise<void> {
   const layout = localStackLayout(state.mode);
   const node = stackNode(layout, index);
-  const signals = new Map<string, NodeJS.Signals>([
-    [node.sipName, 'SIGINT'],
-    [node.serverName, 'SIGTERM'],
-  ]);
-  for (const [name, signal] of signals) {
+  // Their own stop signals, as `down` uses: livekit-sip in reverse start order first.
+  const specs = new Map((await stackServices(layout, index)).map((s) => [s.name, s]));
+  for (const name of [node.sipName, node.serverName]) {
     const record = state.services.find((s) => s.name === name);
     if (record === undefined) continue;
+    const signal = specs.get(name)?.stopSignal ?? 'SIGTERM';
     report(`${name}: ${await stopProcess(record, signal, STOP_GRACE_MS)}`);
     state.services = state.services.filter((s) => s !== record);
     await writeState(state);
