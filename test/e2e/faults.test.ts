@@ -7,6 +7,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   CheckpointStore,
@@ -101,7 +102,8 @@ async function checkpointOf(
 
 /**
  * Calls until one is answered, from now; the first answer's time after `since` (wall clock ms).
- * A call not answered (no worker registered yet, a SIP service still starting) is tried again.
+ * A call not answered or refused (no worker registered yet, a SIP service still starting or
+ * reconnecting) is tried again.
  */
 async function firstAnswerAfter(
   since: number,
@@ -116,6 +118,9 @@ async function firstAnswerAfter(
       }),
     );
     if (result.answered) return callerAudioStartMs(result) - since;
+    // A refusal comes at once (livekit-sip answers 503 while it cannot reach the server yet);
+    // a phone's redial is not instant either.
+    if (result.refused !== undefined) await delay(500);
   }
   throw new Error(`no call answered within ${ANSWER_AFTER_RESTART_MS * 2} ms of the restart`);
 }

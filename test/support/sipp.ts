@@ -42,6 +42,11 @@ export interface SippResult {
   hangup?: 'local' | 'remote';
   /** The Refer-To header of a REFER received, as sent. */
   referTo?: string;
+  /**
+   * The status line of a final refusal of the INVITE (e.g. "SIP/2.0 503 Try again later"), when
+   * the scenario ended on one: a refused call is a result (not answered), not a SIPp failure.
+   */
+  refused?: string;
   /** Every SIP message sent and received, as SIPp traced it. */
   messages: string;
   log: string;
@@ -169,7 +174,12 @@ export async function runScenario(
   signal?.removeEventListener('abort', stop);
   const [messages, log] = await Promise.all([readOptional(messageFile), readOptional(logFile)]);
   const hangup = /HANGUP=(local|remote)/.exec(log)?.[1] as 'local' | 'remote' | undefined;
-  if (exitCode !== 0 && !/RESULT=/.test(log)) {
+  // SIPp aborts a call on a response its scenario does not expect; for a final refusal of the
+  // INVITE (486 from a full worker, 503 while livekit-sip cannot reach the server) that abort is
+  // the call's outcome.
+  const refused =
+    exitCode !== 0 && !/RESULT=/.test(log) ? inviteRefusal(parseSippTrace(messages)) : undefined;
+  if (exitCode !== 0 && !/RESULT=/.test(log) && refused === undefined) {
     throw new Error(`sipp failed (exit ${exitCode}): ${stderr.trim()}\n${messages.slice(-2000)}`);
   }
   const referTo = /REFER_TO=\s*(.*)/.exec(log)?.[1]?.trim();
@@ -178,9 +188,20 @@ export async function runScenario(
     answered: log.includes('RESULT=answered'),
     ...(hangup === undefined ? {} : { hangup }),
     ...(referTo === undefined ? {} : { referTo }),
+    ...(refused === undefined ? {} : { refused }),
     messages,
     log,
   };
+}
+
+/** The status line of the first 3xx-6xx response to an INVITE, if the trace has one. */
+export function inviteRefusal(messages: TracedSipMessage[]): string | undefined {
+  return messages.find(
+    (m) =>
+      m.direction === 'received' &&
+      /^SIP\/2\.0 [3-6]\d\d /.test(m.startLine) &&
+      /^CSeq:\s*\d+ INVITE\s*$/im.test(m.text),
+  )?.startLine;
 }
 
 async function readOptional(path: string): Promise<string> {
@@ -304,10 +325,6 @@ export function parseSippTrace(trace: string): TracedSipMessage[] {
   return messages;
 }
 
-/**
- * When the caller's audio started, on the wall clock (ms): SIPp streams the media file from the
- * ACK, right after the 200 OK it received. Throws when the call was not answered.
- */
 /** When SIPp received the first request `method` (BYE, REFER, ...), wall clock ms; undefined if none. */
 export function receivedAtMs(
   result: Pick<SippResult, 'messages'>,
@@ -320,6 +337,10 @@ export function receivedAtMs(
   return block?.[1] === undefined ? undefined : new Date(block[1].replace(' ', 'T')).getTime();
 }
 
+/**
+ * When the caller's audio started, on the wall clock (ms): SIPp streams the media file from the
+ * ACK, right after the 200 OK it received. Throws when the call was not answered.
+ */
 export function callerAudioStartMs(result: SippResult): number {
   const okBlock = /^-{10,} (\S+ \S+)\n\s*UDP message received[^\n]*\n\s*\n\s*SIP\/2\.0 200/m.exec(
     result.messages,
