@@ -76,6 +76,33 @@ function jobProcesses(workerPid: number): number[] {
   });
 }
 
+/** Busy share of the machine's CPU over `ms` (from /proc/stat), 0..1. */
+async function machineCpuBusy(ms: number): Promise<number> {
+  const sample = () => {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    return { idle, total: fields.reduce((a, b) => a + b, 0) };
+  };
+  const a = sample();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = sample();
+  return b.total === a.total ? 0 : 1 - (b.idle - a.idle) / (b.total - a.total);
+}
+
+/**
+ * Waits (at most 30 s) for the machine to be quiet before an agent's calls: the stock worker
+ * reports its machine's CPU as its load and is offered no call above 70 % (agents-js's production
+ * threshold), which the previous agent's last call, still winding down, could cause.
+ */
+async function quietMachine(): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await machineCpuBusy(2_000)) > 0.4 && Date.now() < deadline);
+}
+
 /** SIPp writes local wall-clock times ("2026-11-22 02:29:48.247372"). */
 function traceTimes(trace: string): { invite?: number; ok?: number } {
   const blocks = trace.split(/^-{10,} (\S+ \S+)$/m);
@@ -248,6 +275,7 @@ async function main(): Promise<void> {
         jobPeakKb: [],
         idleTreeKb: tree(agent.worker?.process.pid ?? 0).reduce((sum, p) => sum + rssKb(p), 0),
       };
+      await quietMachine();
       await phoneCalls(agent, silence, figures);
       await browserCalls(agent, figures);
       results.set(agent, figures);

@@ -23,6 +23,7 @@ import {
   parseStartArgs,
   redactLogger,
   runProductionWorker,
+  spareProcessHold,
   startOrphanRecovery,
 } from '../worker/index.js';
 import { validateAgentDefinition, type CallAgentDefinition } from './definition.js';
@@ -129,6 +130,7 @@ export async function runAgentWorker(agent: CallAgent, moduleUrl: string): Promi
       });
       return;
     }
+    const callAccepted = spareProcessHold(config.spareProcessHoldMs);
     cli.runApp(
       new ServerOptions({
         agent: file,
@@ -137,6 +139,10 @@ export async function runAgentWorker(agent: CallAgent, moduleUrl: string): Promi
         apiKey: config.livekit.apiKey,
         apiSecret: config.livekit.apiSecret,
         numIdleProcesses: config.idleProcesses,
+        requestFunc: async (req) => {
+          callAccepted();
+          await req.accept();
+        },
         // The framework's 10 s limit restarted prewarming processes during calls on a busy host.
         initializeProcessTimeout: INITIALIZE_PROCESS_TIMEOUT_MS,
         loadFunc: callCountLoad(config.maxConcurrentCalls),

@@ -150,6 +150,11 @@ const EnvSchema = z.object({
   /** The worker's health server (GET / and /worker). Default: the agents framework's (random in dev, 8081 in production). */
   AGENT_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   AGENT_IDLE_PROCESSES: z.coerce.number().int().min(1).max(16).default(1),
+  /**
+   * Unit: ms. How long a new idle job process, forked as a call takes the current one, waits
+   * before it loads, so that its ~3.4 s of start-up CPU does not slow the call's set-up. 0: no wait.
+   */
+  AGENT_SPARE_PROCESS_HOLD_MS: z.coerce.number().int().min(0).max(10_000).default(1_500),
   /** Calls one worker takes at once. Unset: what the machine fits (src/worker/capacity.ts). */
   AGENT_MAX_CALLS: z.coerce.number().int().min(1).max(1000).optional(),
   /** Share of one core a call costs, for the derived AGENT_MAX_CALLS. Default: measured, 0.32. */
@@ -280,6 +285,11 @@ export interface Config {
    * job's process (ProcPool.launchJob does not remove it), so `active_jobs` only grows.
    */
   idleProcesses: number;
+  /**
+   * How long a new idle job process, forked as a call takes the current one, waits before it
+   * loads (src/worker/spare-process-hold.ts). Unit: ms; 0 turns the wait off.
+   */
+  spareProcessHoldMs: number;
   /**
    * Calls this worker handles at once; its reported load is active calls / this. AGENT_MAX_CALLS,
    * else what the machine fits (`capacity`).
@@ -425,6 +435,7 @@ export function parseConfig(
     },
     ...(e.WEB_PORT === undefined ? {} : { webPort: e.WEB_PORT }),
     idleProcesses: e.AGENT_IDLE_PROCESSES,
+    spareProcessHoldMs: e.AGENT_SPARE_PROCESS_HOLD_MS,
     maxConcurrentCalls: capacity.maxCalls,
     capacity,
     phoneReservedCalls:

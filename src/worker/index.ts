@@ -76,3 +76,10 @@ export {
   runProductionWorker,
   unlaunchedJobProbe,
 } from './production-worker.js';
+export {
+  holdSpareProcesses,
+  installSpareProcessGate,
+  MAX_SPARE_PROCESS_HOLD_MS,
+  spareProcessHold,
+  spareProcessWaitMs,
+} from './spare-process-hold.js';

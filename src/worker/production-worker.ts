@@ -25,6 +25,7 @@ import { reportedLoad, WorkerLoadMonitor, type CpuSample } from './load.js';
 import { redactFrameworkLogs } from './log-redaction.js';
 import { startOrphanRecovery } from './orphaned-calls.js';
 import { readProcessTree } from './process-tree.js';
+import { spareProcessHold } from './spare-process-hold.js';
 import { livekitStrandedCallPort, StrandedCallSweeps } from './stranded-calls.js';
 
 /** The agents framework's production port for its own HTTP server (GET /, GET /worker). */
@@ -264,6 +265,7 @@ export async function runProductionWorker(opts: {
     }
   };
 
+  const callAccepted = spareProcessHold(config.spareProcessHoldMs);
   const requestFunc = async (req: JobRequest): Promise<void> => {
     const channel = await channelOf(req);
     if (channel === undefined)
@@ -277,6 +279,7 @@ export async function runProductionWorker(opts: {
       room,
     );
     if (decision.accept) {
+      callAccepted();
       // Resolves at once in @livekit/agents 1.9.0 (job.js: the launch is not awaited): the seat
       // stays reserved until the job runs or its launch deadline passes (settleTimer).
       await req.accept();

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCallRecords } from '../../src/call-records/index.js';
+import { readProcessTree } from '../../src/worker/index.js';
 import { startAgentWorker, workerHealth, type AgentWorker } from '../support/agent-worker.js';
 import { provisionLine, sippCall, type PhoneLine } from '../support/phone-lines.js';
 import { RtpMeter } from '../support/rtp-meter.js';
@@ -21,6 +22,61 @@ import { parseSippTrace, runSippCaller, writeSilenceUlaw } from '../support/sipp
 import { eventually, layout, roomClient } from '../support/stack-env.js';
 
 const run = promisify(execFile);
+
+/** What a job process forked during a call showed: its hold, and its CPU while held and after. */
+interface SpareProcess {
+  pid: number;
+  /** The hold in its command line (the gate's URL in the inherited execArgv). Unit: ms. */
+  holdMs: number;
+  firstSeenAt: number;
+  /** Highest CPU time read until 300 ms before its hold ended, from when it was first seen. */
+  cpuMsHeld: number;
+  /** How many readings fell inside the hold. */
+  heldReadings: number;
+  cpuMsLast: number;
+}
+
+/**
+ * Watches the worker's tree for job processes started after `before` (the framework forks the
+ * next idle one as a call takes the current one) until `signal` aborts.
+ */
+async function watchSpareProcesses(
+  workerPid: number,
+  before: ReadonlySet<number>,
+  signal: AbortSignal,
+): Promise<SpareProcess[]> {
+  const seen = new Map<number, SpareProcess>();
+  while (!signal.aborted) {
+    for (const p of await readProcessTree(workerPid)) {
+      if (before.has(p.pid) || p.pid === workerPid) continue;
+      let cmdline: string;
+      try {
+        cmdline = (await readFile(`/proc/${p.pid}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+      } catch {
+        continue; // exited
+      }
+      if (!cmdline.includes('job_proc_lazy_main')) continue;
+      const hold = /spare-process-gate\.js\?holdMs=(\d+)/.exec(cmdline)?.[1];
+      const entry = seen.get(p.pid) ?? {
+        pid: p.pid,
+        holdMs: hold === undefined ? NaN : Number(hold),
+        firstSeenAt: Date.now(),
+        cpuMsHeld: 0,
+        heldReadings: 0,
+        cpuMsLast: 0,
+      };
+      if (Date.now() < entry.firstSeenAt + entry.holdMs - 300) {
+        entry.cpuMsHeld = p.cpuMs;
+        entry.heldReadings++;
+      }
+      entry.cpuMsLast = p.cpuMs;
+      seen.set(p.pid, entry);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return [...seen.values()];
+}
+
 const AGENT = 'switchboard-prod-build';
 const LINE = '+15550181';
 
@@ -93,6 +149,10 @@ describe('the production build', () => {
     const caller = '+15557680001';
     const meter = new RtpMeter(layout.serviceIp, 24600);
     await meter.start();
+    const workerPid = worker.process.pid ?? 0;
+    const before = new Set((await readProcessTree(workerPid)).map((p) => p.pid));
+    const watching = new AbortController();
+    const spares = watchSpareProcesses(workerPid, before, watching.signal);
     const result = await runSippCaller(
       sippCall(LINE, caller, silence, {
         sipPort: 25290,
@@ -100,8 +160,21 @@ describe('the production build', () => {
         recordPort: 24600,
         holdMs: 10_000,
       }),
-    ).finally(() => meter.close());
+    ).finally(() => {
+      watching.abort();
+      return meter.close();
+    });
     const audio = meter.report();
+
+    // The next idle process, forked as the call took the current one, waited out the call's
+    // set-up (AGENT_SPARE_PROCESS_HOLD_MS, 1.5 s) before loading anything, then loaded.
+    const [spare, ...others] = await spares;
+    expect(others).toEqual([]);
+    expect(spare?.holdMs).toBe(1_500);
+    expect(spare?.heldReadings, JSON.stringify(spare)).toBeGreaterThan(3);
+    // Node's own start-up only: loading the framework takes seconds of CPU.
+    expect(spare?.cpuMsHeld, JSON.stringify(spare)).toBeLessThan(400);
+    expect(spare?.cpuMsLast).toBeGreaterThan(1_000);
 
     expect(result.answered).toBe(true);
     expect(result.hangup).toBe('local');

@@ -138,7 +138,7 @@ describe('a room that cannot be looked at', () => {
       },
     });
     const unavailable = new Error('twirp error unknown: no response from servers');
-    const dispatches = p.dispatches;
+    const dispatches = p.dispatches.bind(p);
     p.dispatches = (room, agentName) =>
       room === 'call-dead-node' ? Promise.reject(unavailable) : dispatches(room, agentName);
     const errors: [string, unknown][] = [];
