@@ -77,6 +77,9 @@ async function main(): Promise<void> {
     ...(web.allowedOrigins === undefined ? {} : { allowedOrigins: web.allowedOrigins }),
     ...limits,
   });
+  // Tokens whose call came and went between two requests stop counting against their user.
+  const watching = new AbortController();
+  const watch = endpoint.watchPendingRooms(watching.signal);
   const origins = web.allowedOrigins?.join(', ') ?? 'the page itself';
   if (web.authModule === undefined)
     console.log(
@@ -166,7 +169,8 @@ async function main(): Promise<void> {
     if (stopping) process.exit(1);
     stopping = true;
     for (const s of servers) s.close();
-    callbacks.close().then(
+    watching.abort();
+    Promise.all([watch, callbacks.close()]).then(
       () => process.exit(0),
       (err: unknown) => {
         console.error('stopping the callbacks failed', err instanceof Error ? err.message : err);

@@ -75,6 +75,8 @@ export interface TokenRefusal {
 /** A user's calls in LiveKit: the rooms with their prefix, and those the caller is in. */
 export interface UserCallDirectory {
   callsOf(roomPrefix: string): Promise<{ rooms: ReadonlySet<string>; live: number }>;
+  /** Which of `rooms` exist now. */
+  existing(rooms: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
 /** ParticipantInfo.Kind.AGENT in livekit/protocol. */
@@ -102,8 +104,15 @@ export function livekitUserCalls(livekit: {
       );
       return { rooms: new Set(rooms.map((r) => r.name)), live: present.filter(Boolean).length };
     },
+    existing: async (names) =>
+      names.length === 0
+        ? new Set<string>()
+        : new Set((await client.listRooms([...names])).map((r) => r.name)),
   };
 }
+
+/** How often the rooms of tokens not seen in use yet are looked for (`watchPendingRooms`). */
+export const PENDING_ROOM_CHECK_MS = 1_000;
 
 const TokenRequestBody = z
   .object({
@@ -232,6 +241,43 @@ export class TokenEndpoint {
     });
   }
 
+  /**
+   * Looks once for the rooms of tokens not seen in use yet: a token whose room exists is used, and
+   * LiveKit counts its call from then on. Without this, a call made and hung up between two token
+   * requests was never seen and its token counted against the user until it expired, refusing a
+   * quick redial.
+   */
+  async checkPendingRooms(): Promise<void> {
+    const now = this.now();
+    const rooms = [...this.pending.values()]
+      .flat()
+      .filter((p) => p.expiresAtMs > now)
+      .map((p) => p.room);
+    if (rooms.length === 0) return;
+    const existing = await this.userCalls.existing(rooms);
+    if (existing.size === 0) return;
+    for (const [tag, list] of this.pending)
+      this.setPending(
+        tag,
+        list.filter((p) => !existing.has(p.room)),
+      );
+  }
+
+  /**
+   * `checkPendingRooms` every `intervalMs` until `signal` aborts; a failed look is tried again at
+   * the next one (the token keeps counting meanwhile, which errs on the side of the cap).
+   */
+  async watchPendingRooms(
+    signal: AbortSignal,
+    intervalMs = PENDING_ROOM_CHECK_MS,
+    wait: (ms: number, signal: AbortSignal) => Promise<void> = sleepUnlessAborted,
+  ): Promise<void> {
+    while (!signal.aborted) {
+      await this.checkPendingRooms().catch(() => undefined);
+      await wait(intervalMs, signal);
+    }
+  }
+
   /** A user's rooms are `web-<tag>-…`: keyed with the API secret, so names reveal nobody. */
   private roomTag(userKey: string): string {
     return createHmac('sha256', this.opts.livekit.apiSecret)
@@ -267,6 +313,18 @@ export class TokenEndpoint {
       if (this.userQueues.get(key) === settled) this.userQueues.delete(key);
     }
   }
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 function refuse(

@@ -34,6 +34,8 @@ const WORKER_HTTP_PORT = 8197;
 const WORKER_HEALTH_PORT = 8198;
 const GATED_PORT = 18480;
 const OPEN_PORT = 18481;
+/** One call per user and tokens that last a minute: a redial inside the minute is the test. */
+const REDIAL_PORT = 18482;
 const TOKEN_TTL_SECONDS = 5;
 const livekitUrl = `ws://${layout.serviceIp}:${layout.ports.livekitHttp}`;
 
@@ -88,6 +90,7 @@ const roomExists = async (room: string) =>
   (await roomClient().listRooms([room])).some((r) => r.name === room);
 
 let gated: WebServer;
+let redial: WebServer;
 let open: WebServer;
 let worker: AgentWorker;
 let line: PhoneLine;
@@ -103,7 +106,7 @@ beforeAll(async () => {
   await writeFile(hook, AUTH_HOOK);
   silence = await writeSilenceUlaw(dir);
   recordsDir = join(dir, 'records');
-  [gated, open] = await Promise.all([
+  [gated, open, redial] = await Promise.all([
     startWebServer(
       GATED_PORT,
       {
@@ -125,6 +128,18 @@ beforeAll(async () => {
         WEB_MAX_CALLS_PER_USER: '100',
       },
       join(logDir, 'web-entrance-open.log'),
+    ),
+    startWebServer(
+      REDIAL_PORT,
+      {
+        WEB_AGENTS: AGENT,
+        WEB_AUTH_MODULE: hook,
+        WEB_MAX_CALLS_PER_USER: '1',
+        WEB_TOKEN_TTL_SECONDS: '60',
+        WEB_TOKEN_RATE_PER_ADDRESS_PER_MINUTE: '1000',
+        WEB_TOKEN_RATE_PER_USER_PER_MINUTE: '1000',
+      },
+      join(logDir, 'web-entrance-redial.log'),
     ),
   ]);
   line = await provisionLine(LINE, undefined, AGENT);
@@ -150,7 +165,7 @@ afterAll(async () => {
   // Each may be missing when beforeAll failed part way.
   await (worker as AgentWorker | undefined)?.stop();
   await (line as PhoneLine | undefined)?.release();
-  for (const s of [gated, open] as (WebServer | undefined)[]) await s?.stop();
+  for (const s of [gated, open, redial] as (WebServer | undefined)[]) await s?.stop();
 });
 
 describe('the token endpoint', () => {
@@ -276,6 +291,34 @@ describe('a cap on the calls of one user', () => {
       async () => (await askToken(gated, { user: 'mallory' })).status === 201,
       30_000,
     );
+    await eventually(
+      'the web call to end on the worker',
+      async () => (await activeJobs(WORKER_HTTP_PORT)) === 0,
+      30_000,
+    );
+  });
+});
+
+describe('a redial', () => {
+  it('after a call whose room is gone gets a token at once, though the first token could still be used', async () => {
+    const first = await tokenOf(await askToken(redial, { user: 'quick' }));
+    const roomName = await roomOf(first);
+    const caller = await joinWith(first);
+    rooms.push(caller);
+    await eventually('the agent to join the call', () => agentIn(roomName), 30_000);
+    // The endpoint looks for its pending tokens' rooms every second: this one is seen in use.
+    await new Promise((r) => setTimeout(r, 1_500));
+    await caller.disconnect();
+    await eventually(
+      'the call room to be deleted',
+      async () => (await roomClient().listRooms()).every((r) => r.name !== roomName),
+      45_000,
+    );
+    // Well inside the first token's minute: only LiveKit's count applies now, and it is 0.
+    const again = await askToken(redial, { user: 'quick' });
+    expect(again.status).toBe(201);
+    // The cap still holds for that new token until it is used.
+    expect((await askToken(redial, { user: 'quick' })).status).toBe(429);
     await eventually(
       'the web call to end on the worker',
       async () => (await activeJobs(WORKER_HTTP_PORT)) === 0,

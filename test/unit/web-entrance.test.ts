@@ -58,6 +58,11 @@ class ScriptedRooms implements UserCallDirectory {
       live: mine.filter(([, present]) => present).length,
     });
   }
+  existing(names: readonly string[]) {
+    this.lookups++;
+    return Promise.resolve(new Set(names.filter((n) => this.rooms.has(n))));
+  }
+  lookups = 0;
 }
 
 function endpoint(overrides: Partial<TokenEndpointOptions> = {}) {
@@ -246,6 +251,65 @@ describe('TokenEndpoint', () => {
     expect((await ep.handle(post())).status).toBe(201);
   });
 
+  it('a call made and hung up between two requests stops counting once its room was seen', async () => {
+    const { ep, rooms } = endpoint({ maxCallsPerUser: 2 });
+    const roomOf = async (body: unknown) => (await claimsOf(body)).video?.room ?? '';
+    // Two short calls, each joined and hung up (room deleted) before the next request.
+    for (let call = 0; call < 2; call++) {
+      const res = await ep.handle(post());
+      expect(res.status).toBe(201);
+      const room = await roomOf(res.body);
+      rooms.rooms.set(room, true);
+      await ep.checkPendingRooms(); // the watch's look while the call was up
+      rooms.rooms.delete(room);
+    }
+    // The redial is a first call again, not a third.
+    expect((await ep.handle(post())).status).toBe(201);
+  });
+
+  it('a call nobody saw (no look while it was up) keeps its token counted until it expires', async () => {
+    const { ep, rooms, clock } = endpoint({ maxCallsPerUser: 1 });
+    const first = await ep.handle(post());
+    const room = (await claimsOf(first.body)).video?.room ?? '';
+    rooms.rooms.set(room, true);
+    rooms.rooms.delete(room);
+    await ep.checkPendingRooms();
+    expect((await ep.handle(post())).status).toBe(429);
+    clock.now = 30_001;
+    expect((await ep.handle(post())).status).toBe(201);
+  });
+
+  it('the watch looks until it is stopped, and a failed look does not end it', async () => {
+    let lookups = 0;
+    const { ep } = endpoint({
+      userCalls: {
+        callsOf: () => Promise.resolve({ rooms: new Set<string>(), live: 0 }),
+        existing: () => {
+          lookups++;
+          return lookups === 1
+            ? Promise.reject(new Error('connect ECONNREFUSED'))
+            : Promise.resolve(new Set<string>());
+        },
+      },
+    });
+    expect((await ep.handle(post())).status).toBe(201); // one token pending: something to look for
+    const stop = new AbortController();
+    const waits: number[] = [];
+    await ep.watchPendingRooms(stop.signal, 1_000, (ms) => {
+      waits.push(ms);
+      if (waits.length === 3) stop.abort();
+      return Promise.resolve();
+    });
+    expect(lookups).toBe(3);
+    expect(waits).toEqual([1_000, 1_000, 1_000]);
+  });
+
+  it('the watch asks LiveKit nothing while no token is pending', async () => {
+    const { ep, rooms } = endpoint();
+    await ep.checkPendingRooms();
+    expect(rooms.lookups).toBe(0);
+  });
+
   it('concurrent requests of one user pass the cap one at a time', async () => {
     const { ep } = endpoint({ maxCallsPerUser: 1 });
     const statuses = (await Promise.all([1, 2, 3, 4].map(() => ep.handle(post())))).map(
@@ -256,7 +320,10 @@ describe('TokenEndpoint', () => {
 
   it('refuses with 503 when LiveKit cannot say how many calls the user has', async () => {
     const { ep } = endpoint({
-      userCalls: { callsOf: () => Promise.reject(new Error('connect ECONNREFUSED')) },
+      userCalls: {
+        callsOf: () => Promise.reject(new Error('connect ECONNREFUSED')),
+        existing: () => Promise.reject(new Error('connect ECONNREFUSED')),
+      },
     });
     const res = await ep.handle(post());
     expect(res.status).toBe(503);
