@@ -1,4 +1,4 @@
-import type { CheckpointStore} from '../call-records/index.js';
+import type { CheckpointStore } from '../call-records/index.js';
 import { salvageRecord, type CallTracker } from '../call-records/index.js';
 import { processStartTicks } from '../worker/process-tree.js';
 

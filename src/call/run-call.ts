@@ -28,8 +28,8 @@ import { TransferDesk, type TransferToolResult } from '../transfer/index.js';
 import { resolveTurnTaking, sessionTurnOptions, type TurnTaking } from '../turns/index.js';
 import { unseenCallerRecord, waitForCaller } from './abandoned-call.js';
 import { CallCheckpointer } from './call-checkpoint.js';
-import { ChunkedAudioOutput } from './chunked-audio-output.js';
 import { brandCall, type Call, type CollectDigitsRequest } from './call.js';
+import { ChunkedAudioOutput } from './chunked-audio-output.js';
 import { greetingText, toolsFor, type CallAgentDefinition, type CallModels } from './definition.js';
 import { hangUp, livekitHangUpPort } from './hang-up.js';
 import {

@@ -11,8 +11,8 @@ import {
 import { FakeRecordSink } from '../../src/call-records/sink.fake.js';
 import { CallCheckpointer } from '../../src/call/call-checkpoint.js';
 import type { HangUpPort } from '../../src/call/hang-up.js';
-import { processAlive, processStartTicks } from '../../src/worker/process-tree.js';
 import { recoverOrphanedCalls, type OrphanedCallPorts } from '../../src/worker/orphaned-calls.js';
+import { processAlive, processStartTicks } from '../../src/worker/process-tree.js';
 import { phoneCaller } from '../support/callers.js';
 
 let dir: string;
