@@ -231,8 +231,12 @@ export class TokenEndpoint {
           ? {}
           : { displayName: body.data.participant_name }),
       });
-      pending.push({ room: token.roomName, expiresAtMs: now + this.opts.tokenTtlSeconds * 1000 });
-      this.setPending(tag, pending);
+      // Re-read after the await: the pending-room watch may have dropped a token seen in use.
+      const still = (this.pending.get(tag) ?? []).filter((p) => pending.includes(p));
+      this.setPending(tag, [
+        ...still,
+        { room: token.roomName, expiresAtMs: now + this.opts.tokenTtlSeconds * 1000 },
+      ]);
       return {
         status: 201,
         headers: { ...cors, 'cache-control': 'no-store' },
