@@ -48,7 +48,10 @@ export interface CallAgentDefinition {
    * process to prerender the greeting. Default: OpenAI (OPENAI_API_KEY) or the offline demo.
    */
   models?: () => CallModels;
-  /** Loaded once per job process. Default: Silero VAD. */
+  /**
+   * Loaded once per job process. Default: Silero, run by the framework's native local inference
+   * (`inference.VAD`); the Silero plugin where that binding does not load.
+   */
   vad?: () => Promise<VAD>;
   /** Replaces the package's fixed lines (silence prompt, goodbyes, "didn't catch that"). */
   phrases?: Partial<CallPhrases>;

@@ -1,9 +1,9 @@
 import { log, type JobProcess, type VAD } from '@livekit/agents';
-import * as silero from '@livekit/agents-plugin-silero';
 import type { Channel } from '../caller/index.js';
 import { TECHNICAL_TROUBLE_APOLOGY } from '../conversation/last-words.js';
 import { PrerenderedSpeech } from '../conversation/prerendered-speech.js';
 import { greetingText, type CallAgentDefinition, type CallModels } from './definition.js';
+import { loadDefaultVad } from './process-vad.js';
 
 /** What a job process prepares before any call arrives, kept in `proc.userData`. */
 export interface PreparedProcess {
@@ -27,7 +27,7 @@ export async function prepareProcess(
   models: () => CallModels,
 ): Promise<void> {
   const prepared: PreparedProcess = { greetings: {} };
-  prepared.vad = await (def.vad ?? (() => silero.VAD.load()))();
+  prepared.vad = await (def.vad ?? loadDefaultVad)();
   const { tts } = models();
   const render = (text: string) =>
     PrerenderedSpeech.render(tts, text, AbortSignal.timeout(PRERENDER_TIMEOUT_MS));

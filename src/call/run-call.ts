@@ -1,5 +1,4 @@
 import { AutoSubscribe, beta, log, voice, type JobContext, type llm } from '@livekit/agents';
-import * as silero from '@livekit/agents-plugin-silero';
 import {
   RoomEvent,
   TrackPublishOptions,
@@ -39,6 +38,7 @@ import {
   type PlacedCallState,
 } from './placed-call.js';
 import { preparedProcess } from './prewarm.js';
+import { setVadSilenceMs } from './process-vad.js';
 import { recordSession } from './session-record.js';
 import { SilenceWatch } from './silence-watch.js';
 import { CHAT_TOPIC, readBoundedText, textInputOf } from './text-input.js';
@@ -373,8 +373,7 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
   const turns = turnTakingFor(live.current.channel);
   const turnOptions = sessionTurnOptions(turns);
   // The process's VAD serves one call at a time (one job per process): set this call's silence.
-  if (prepared.vad instanceof silero.VAD)
-    prepared.vad.updateOptions({ minSilenceDuration: turnOptions.vadMinSilenceMs });
+  if (prepared.vad !== undefined) setVadSilenceMs(prepared.vad, turnOptions.vadMinSilenceMs);
   const session = new voice.AgentSession<Call>({
     userData: call,
     userAwayTimeout: userAwayTimeoutSeconds(silenceTimeoutMs),

@@ -1,0 +1,164 @@
+/**
+ * The job process's default voice activity detector: the native Silero detector, a fallback to the
+ * plugin when the native binding does not load, the per-call silence setting, and what a job
+ * process loads. Needs espeak-ng and sox (what the stack installs), not the stack.
+ */
+import { execFile } from 'node:child_process';
+import { ReadableStream } from 'node:stream/web';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { initializeLogger, VADEventType, type VAD } from '@livekit/agents';
+import { AudioFrame } from '@livekit/rtc-node';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadDefaultVad, setVadSilenceMs } from '../../src/call/process-vad.js';
+import { PCM_SAMPLE_RATE, synthesizePcm } from '../../stack/offline-speech/espeak.js';
+
+const run = promisify(execFile);
+const FRAME_SAMPLES = PCM_SAMPLE_RATE / 50; // 20 ms, as the room delivers it
+
+beforeAll(() => initializeLogger({ pretty: false, level: 'silent' }));
+
+/** Speech between `leadMs` and `trailMs` of digital silence, as 24 kHz frames. */
+async function spokenFrames(text: string, leadMs: number, trailMs: number): Promise<AudioFrame[]> {
+  const speech = await synthesizePcm(text, { wordsPerMinute: 170 });
+  const silence = (ms: number) => new Int16Array((PCM_SAMPLE_RATE * ms) / 1000);
+  const pcm = new Int16Array([
+    ...silence(leadMs),
+    ...new Int16Array(speech.buffer, speech.byteOffset, speech.length / 2),
+    ...silence(trailMs),
+  ]);
+  const frames: AudioFrame[] = [];
+  for (let i = 0; i + FRAME_SAMPLES <= pcm.length; i += FRAME_SAMPLES)
+    frames.push(new AudioFrame(pcm.slice(i, i + FRAME_SAMPLES), PCM_SAMPLE_RATE, 1, FRAME_SAMPLES));
+  return frames;
+}
+
+/** The frames as a stream the detector reads, one frame per turn of the event loop. */
+function paced(frames: AudioFrame[]): ReadableStream<AudioFrame> {
+  let i = 0;
+  return new ReadableStream<AudioFrame>({
+    async pull(controller) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const frame = frames[i++];
+      if (frame === undefined) controller.close();
+      else controller.enqueue(frame);
+    },
+  });
+}
+
+/** Speech start and end, in ms of the stream's audio, as the detector reports them. */
+async function speechSpans(
+  vad: VAD,
+  frames: AudioFrame[],
+): Promise<{ start: number; end: number }[]> {
+  const stream = vad.stream();
+  const spans: { start: number; end: number }[] = [];
+  let start: number | undefined;
+  let inferred = 0;
+  const reading = (async () => {
+    for await (const ev of stream) {
+      if (ev.type === VADEventType.INFERENCE_DONE) inferred = ev.timestamp;
+      if (ev.type === VADEventType.START_OF_SPEECH) start = ev.timestamp - ev.speechDuration;
+      if (ev.type === VADEventType.END_OF_SPEECH && start !== undefined) {
+        spans.push({ start, end: ev.timestamp - ev.silenceDuration });
+        start = undefined;
+      }
+    }
+  })();
+  stream.updateInputStream(paced(frames));
+  const audioMs = (frames.length * FRAME_SAMPLES * 1000) / PCM_SAMPLE_RATE;
+  // Every window inferred (the last partial one never is), then nothing is pending.
+  await vi.waitFor(() => expect(inferred).toBeGreaterThan(audioMs - 64), { timeout: 10_000 });
+  stream.close();
+  await reading;
+  return spans.map((s) => ({ start: Math.round(s.start), end: Math.round(s.end) }));
+}
+
+describe('the default detector', () => {
+  it('is the native Silero detector when its binding loads', async () => {
+    const vad = await loadDefaultVad();
+    expect(vad.label).toBe('inference.VAD');
+  });
+
+  it('hears one spoken sentence where it is, and nothing in silence', async () => {
+    const vad = await loadDefaultVad();
+    const frames = await spokenFrames('what are your opening hours', 1000, 1500);
+    const spans = await speechSpans(vad, frames);
+    expect(spans).toHaveLength(1);
+    // espeak-ng starts speaking within a few ms of its output; the detector's windows are 32 ms.
+    expect(spans[0]!.start).toBeGreaterThanOrEqual(1000 - 100);
+    expect(spans[0]!.start).toBeLessThanOrEqual(1000 + 150);
+    const speechMs = (frames.length * FRAME_SAMPLES * 1000) / PCM_SAMPLE_RATE - 2500;
+    expect(Math.abs(spans[0]!.end - (1000 + speechMs))).toBeLessThan(250);
+  });
+
+  it('falls back to the plugin when the native binding does not load', async () => {
+    const plugin = { label: 'silero.VAD' } as unknown as VAD;
+    const loadPlugin = vi.fn(() => Promise.resolve(plugin));
+    const vad = await loadDefaultVad(() => {
+      throw new Error('@livekit/local-inference: failed to load');
+    }, loadPlugin);
+    expect(vad).toBe(plugin);
+    expect(loadPlugin).toHaveBeenCalledOnce();
+  });
+
+  it('does not load onnxruntime into the process, and the call modules do not either', async () => {
+    // A fresh process: this one may have loaded anything.
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const script = `
+      import { readFileSync } from 'node:fs';
+      await import('./src/index.ts');
+      await import('./src/call/run-call.ts');
+      const { loadDefaultVad } = await import('./src/call/process-vad.ts');
+      const vad = await loadDefaultVad();
+      const maps = readFileSync('/proc/self/maps', 'utf8');
+      console.log(JSON.stringify({ label: vad.label, onnxruntime: /onnxruntime/.test(maps), native: /local-inference/.test(maps) }));
+      process.exit(0);`;
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { cwd: root, timeout: 60_000 },
+    );
+    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({
+      label: 'inference.VAD',
+      onnxruntime: false,
+      native: true,
+    });
+  }, 70_000);
+});
+
+describe('setVadSilenceMs', () => {
+  it('moves the end of speech by the silence it sets', async () => {
+    const frames = await spokenFrames('what are your opening hours', 500, 2000);
+    const ends: number[] = [];
+    for (const silenceMs of [300, 1000]) {
+      const vad = await loadDefaultVad();
+      expect(setVadSilenceMs(vad, silenceMs)).toBe(true);
+      const stream = vad.stream();
+      let endAt: number | undefined;
+      const reading = (async () => {
+        for await (const ev of stream)
+          if (ev.type === VADEventType.END_OF_SPEECH) endAt = ev.timestamp;
+      })();
+      stream.updateInputStream(paced(frames));
+      await vi.waitFor(() => expect(endAt).toBeDefined(), { timeout: 10_000 });
+      stream.close();
+      await reading;
+      ends.push(endAt!);
+    }
+    // The end is reported once that much silence has passed: 700 ms apart, to a 32 ms window.
+    expect(Math.abs(ends[1]! - ends[0]! - 700)).toBeLessThanOrEqual(64);
+  });
+
+  it.each([
+    ['inference.VAD', true],
+    ['silero.VAD', true],
+    ['my.VAD', false],
+  ])('a %s detector: set = %s', (label, expected) => {
+    const updateOptions = vi.fn();
+    const vad = { label, updateOptions } as unknown as VAD;
+    expect(setVadSilenceMs(vad, 450)).toBe(expected);
+    expect(updateOptions).toHaveBeenCalledTimes(expected ? 1 : 0);
+    if (expected) expect(updateOptions).toHaveBeenCalledWith({ minSilenceDuration: 450 });
+  });
+});
