@@ -6,11 +6,11 @@ import { inference, log, type VAD } from '@livekit/agents';
  * run by the framework's native local inference (`inference.VAD`) rather than by the Silero
  * plugin's onnxruntime.
  *
- * Why (bench/RESULTS.md, "Density"): in a profile of a job process holding a call, the plugin's
- * inference was the largest item of its JavaScript thread, because onnxruntime-node runs the model
- * synchronously there. The native detector runs it on libuv's thread pool: on the same 78 s of
- * speech it took 1.7 % of a core instead of 4.1 %, its speech starts and ends fell on the same
- * 32 ms windows, and the process does not load onnxruntime at all (about 30 MB less).
+ * Why: in a profile of a job process holding a call, the plugin's inference was the largest item
+ * of its JavaScript thread, because onnxruntime-node runs the model synchronously there. The
+ * native detector runs it on libuv's thread pool. `npm run bench:vad` (bench/RESULTS.md, "VAD"):
+ * 1.6-2.0 % of a core per caller instead of 4.0-4.7 %, about 30 MiB less memory (the process
+ * does not load onnxruntime at all), and its speech starts and ends on the same 32 ms windows.
  *
  * The native binding is an optional, per-platform package. Without it, `inference.VAD` does not
  * fail: it reports silence forever, and the agent would never hear the caller. So the binding is
