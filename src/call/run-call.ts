@@ -28,6 +28,7 @@ import { resolveTurnTaking, sessionTurnOptions, type TurnTaking } from '../turns
 import { unseenCallerRecord, waitForCaller } from './abandoned-call.js';
 import { CallCheckpointer } from './call-checkpoint.js';
 import { brandCall, type Call, type CollectDigitsRequest } from './call.js';
+import { CALLER_AUDIO_SAMPLE_RATE, CallerAudioInput } from './caller-audio-input.js';
 import { ChunkedAudioOutput } from './chunked-audio-output.js';
 import { greetingText, toolsFor, type CallAgentDefinition, type CallModels } from './definition.js';
 import { hangUp, livekitHangUpPort } from './hang-up.js';
@@ -469,6 +470,14 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     ...guardTools(toolsFor(def, call), callLog),
   ];
   session.output.audio = voiceOut;
+  // The caller's audio in larger frames than the room input reads: less per-frame work per call.
+  const callerAudio = new CallerAudioInput(ctx.room, {
+    participantIdentity: participant.identity,
+    sampleRate: CALLER_AUDIO_SAMPLE_RATE,
+    numChannels: 1,
+  });
+  session.input.audio = callerAudio;
+  ctx.addShutdownCallback(() => callerAudio.close());
   // A caller who hung up while the job was setting up (an abandoned call) gets no session; read
   // through a function, since the hang-up can come during the awaits below.
   const hungUp = () => callEnded.signal.aborted;
