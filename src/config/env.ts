@@ -157,12 +157,12 @@ const EnvSchema = z.object({
   AGENT_SPARE_PROCESS_HOLD_MS: z.coerce.number().int().min(0).max(10_000).default(1_500),
   /** Calls one worker takes at once. Unset: what the machine fits (src/worker/capacity.ts). */
   AGENT_MAX_CALLS: z.coerce.number().int().min(1).max(1000).optional(),
-  /** Share of one core a call costs, for the derived AGENT_MAX_CALLS. Default: measured, 0.32. */
+  /** Share of one core a call costs, for the derived AGENT_MAX_CALLS. Default: measured, 0.22. */
   AGENT_CPU_PER_CALL: z.coerce
     .number({ error: CPU_PER_CALL_RANGE })
     .refine((share) => share > 0 && share <= 8, CPU_PER_CALL_RANGE)
     .optional(),
-  /** Unit: MiB. Memory (PSS) a call costs, for the derived AGENT_MAX_CALLS. Default: measured, 100. */
+  /** Unit: MiB. Memory (PSS) a call costs, for the derived AGENT_MAX_CALLS. Default: measured, 138. */
   AGENT_MEMORY_PER_CALL_MB: z.coerce
     .number({ error: MEMORY_PER_CALL_RANGE })
     .refine((mib) => mib > 0 && mib <= 65_536, MEMORY_PER_CALL_RANGE)

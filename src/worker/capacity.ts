@@ -25,13 +25,14 @@ export interface CallCostProfile {
 }
 
 /**
- * bench/RESULTS.md "Density": `npm run bench:density -- --max-calls 6`, 2026-11-30 (after commit
- * 1f95b54), the production receptionist on this project's 2-core test machine: 32 % of a core,
- * 100 MiB PSS per call, 552 MiB PSS for the idle worker tree.
+ * bench/RESULTS.md "Density, cheaper calls": `npm run bench:density -- --max-calls 5
+ * --window-s 36`, 2026-11-30 (after commit 250b105), the production receptionist on this
+ * project's 2-core test machine, at the two calls it held: 22 % of a core and 138 MiB PSS per
+ * call, 511 MiB PSS for the idle worker tree.
  *
  * Measured with the offline models, and only the worker's process tree: the recognition and speech
  * synthesis ran in the stack's speech server on the same two cores, outside these figures (that
- * run held one call within its latency rule, not the five these figures give for two cores). With
+ * run held two calls within its quality limits, not the seven these figures give for two cores). With
  * OpenAI's models that work is off the machine altogether, and the job processes handle other
  * audio: the cost per call differs, so AGENT_CPU_PER_CALL and AGENT_MEMORY_PER_CALL_MB replace
  * these figures with ones measured there.
@@ -40,9 +41,9 @@ export interface CallCostProfile {
  * default (80) does, so at the measured cost the call limit and the CPU limit are reached together.
  */
 export const MEASURED_CALL_COST: Readonly<CallCostProfile> = Object.freeze({
-  cpuPerCall: 0.32,
-  memoryPerCallMiB: 100,
-  idleMemoryMiB: 552,
+  cpuPerCall: 0.22,
+  memoryPerCallMiB: 138,
+  idleMemoryMiB: 511,
   cpuHeadroomFraction: 0.2,
 });
 

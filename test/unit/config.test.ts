@@ -92,7 +92,7 @@ describe('parseConfig', () => {
   );
 
   it('the browser entrance: limited by default, open only without WEB_AUTH_MODULE', () => {
-    // 4 cores fit 10 calls at the measured cost (src/worker/capacity.ts).
+    // 4 cores fit 14 calls at the measured cost (src/worker/capacity.ts).
     const c = parseConfig({}, { cores: 4, memoryMiB: 16_384 });
     expect(c.web).toEqual({
       tokenTtlSeconds: 30,
@@ -101,7 +101,7 @@ describe('parseConfig', () => {
       maxCallsPerUser: 2,
       maxCallDurationMs: 600_000,
     });
-    expect(c.phoneReservedCalls).toBe(2); // a fifth of 10 seats
+    expect(c.phoneReservedCalls).toBe(3); // a fifth of 14 seats, rounded up
     const set = parseConfig({
       WEB_AUTH_MODULE: './auth.js',
       WEB_ALLOWED_ORIGINS: 'https://app.example.com, http://localhost:5173',

@@ -164,13 +164,13 @@ const DEV_MACHINE: MachineResources = { cores: 2, memoryMiB: 24 * 1024 };
 
 describe('the calls a machine fits (deriveCapacity)', () => {
   it.each<[string, MachineResources, Partial<CallCostProfile>, number, 'cpu' | 'memory']>([
-    ['CPU-bound: 2 cores, 24 GiB (the test machine)', DEV_MACHINE, {}, 5, 'cpu'],
-    ['CPU-bound: 8 cores, 32 GiB', { cores: 8, memoryMiB: 32_768 }, {}, 20, 'cpu'],
-    ['memory-bound: 16 cores, 2 GiB', { cores: 16, memoryMiB: 2048 }, {}, 14, 'memory'],
+    ['CPU-bound: 2 cores, 24 GiB (the test machine)', DEV_MACHINE, {}, 7, 'cpu'],
+    ['CPU-bound: 8 cores, 32 GiB', { cores: 8, memoryMiB: 32_768 }, {}, 29, 'cpu'],
+    ['memory-bound: 16 cores, 2 GiB', { cores: 16, memoryMiB: 2048 }, {}, 11, 'memory'],
     ['a tiny machine still takes one call', { cores: 1, memoryMiB: 512 }, {}, 1, 'memory'],
     ['a CPU quota of half a core: one call', { cores: 0.5, memoryMiB: 4096 }, {}, 1, 'cpu'],
-    ['a CPU quota of 1.5 cores', { cores: 1.5, memoryMiB: 4096 }, {}, 3, 'cpu'],
-    ['both terms equal: CPU is named', { cores: 4, memoryMiB: 1552 }, {}, 10, 'cpu'],
+    ['a CPU quota of 1.5 cores', { cores: 1.5, memoryMiB: 4096 }, {}, 5, 'cpu'],
+    ['both terms equal: CPU is named', { cores: 4, memoryMiB: 2443 }, {}, 14, 'cpu'],
     ['cheaper calls (remote models, measured)', DEV_MACHINE, { cpuPerCall: 0.1 }, 16, 'cpu'],
     [
       'a whole quotient is not floored a call short (0.7 / 0.1)',
@@ -197,12 +197,12 @@ describe('the calls a machine fits (deriveCapacity)', () => {
 
   it('defaults to the figures measured by bench:density (bench/RESULTS.md)', () => {
     expect(MEASURED_CALL_COST).toEqual({
-      cpuPerCall: 0.32,
-      memoryPerCallMiB: 100,
-      idleMemoryMiB: 552,
+      cpuPerCall: 0.22,
+      memoryPerCallMiB: 138,
+      idleMemoryMiB: 511,
       cpuHeadroomFraction: 0.2,
     });
-    expect(deriveCapacity(DEV_MACHINE).maxCalls).toBe(5);
+    expect(deriveCapacity(DEV_MACHINE).maxCalls).toBe(7);
   });
 });
 
@@ -266,7 +266,7 @@ describe('the machine from its cgroup files', () => {
       (path) => ({ '/sys/fs/cgroup/cpu.max': '100000 100000' })[path],
       { parallelism: 16, totalMemoryBytes: 64 * GIB },
     );
-    expect(deriveCapacity(machine)).toMatchObject({ maxCalls: 2, limitedBy: 'cpu' });
+    expect(deriveCapacity(machine)).toMatchObject({ maxCalls: 3, limitedBy: 'cpu' });
   });
 });
 
@@ -282,7 +282,7 @@ describe('AGENT_MAX_CALLS and the cost per call in the environment', () => {
   }
 
   it.each<[string, Record<string, string>, MachineResources, number, string, number]>([
-    ['unset: what the test machine fits', {}, DEV_MACHINE, 5, 'cpu', 1],
+    ['unset: what the test machine fits', {}, DEV_MACHINE, 7, 'cpu', 2],
     [
       'set: as set, whatever the machine',
       { AGENT_MAX_CALLS: '3' },
@@ -291,7 +291,7 @@ describe('AGENT_MAX_CALLS and the cost per call in the environment', () => {
       'configured',
       1,
     ],
-    ['unset on a 2 GiB container', {}, { cores: 16, memoryMiB: 2048 }, 14, 'memory', 3],
+    ['unset on a 2 GiB container', {}, { cores: 16, memoryMiB: 2048 }, 11, 'memory', 3],
     ['a measured CPU cost', { AGENT_CPU_PER_CALL: '0.1' }, DEV_MACHINE, 16, 'cpu', 4],
     [
       'a measured memory cost',
@@ -343,8 +343,8 @@ describe('AGENT_MAX_CALLS and the cost per call in the environment', () => {
     ],
     [
       'more phone seats than the machine fits',
-      { AGENT_PHONE_RESERVED_CALLS: '6' },
-      /AGENT_PHONE_RESERVED_CALLS: 6 is more than AGENT_MAX_CALLS \(unset, so 5: what this machine's 2 cores and 24576 MiB fit, limited by cpu\); reserve at most all of the worker's seats, or set AGENT_MAX_CALLS/,
+      { AGENT_PHONE_RESERVED_CALLS: '8' },
+      /AGENT_PHONE_RESERVED_CALLS: 8 is more than AGENT_MAX_CALLS \(unset, so 7: what this machine's 2 cores and 24576 MiB fit, limited by cpu\); reserve at most all of the worker's seats, or set AGENT_MAX_CALLS/,
     ],
     [
       'more phone seats than the calls a measured cost fits',
@@ -356,19 +356,19 @@ describe('AGENT_MAX_CALLS and the cost per call in the environment', () => {
   });
 
   it('takes every seat of the derived number for phones', () => {
-    expect(parseConfig({ AGENT_PHONE_RESERVED_CALLS: '5' }, DEV_MACHINE).phoneReservedCalls).toBe(
-      5,
+    expect(parseConfig({ AGENT_PHONE_RESERVED_CALLS: '7' }, DEV_MACHINE).phoneReservedCalls).toBe(
+      7,
     );
   });
 
   it('reports the phone seats with every other problem, and judges no seats on a malformed cost', () => {
     const message = configError({
-      AGENT_PHONE_RESERVED_CALLS: '6',
+      AGENT_PHONE_RESERVED_CALLS: '8',
       AGENT_DRAIN_TIMEOUT_MS: 'soon',
     });
-    expect(message).toContain('AGENT_PHONE_RESERVED_CALLS: 6 is more than AGENT_MAX_CALLS');
+    expect(message).toContain('AGENT_PHONE_RESERVED_CALLS: 8 is more than AGENT_MAX_CALLS');
     expect(message).toContain('AGENT_DRAIN_TIMEOUT_MS:');
-    const malformed = configError({ AGENT_CPU_PER_CALL: 'x', AGENT_PHONE_RESERVED_CALLS: '6' });
+    const malformed = configError({ AGENT_CPU_PER_CALL: 'x', AGENT_PHONE_RESERVED_CALLS: '8' });
     expect(malformed).toContain('AGENT_CPU_PER_CALL:');
     expect(malformed).not.toContain('AGENT_PHONE_RESERVED_CALLS');
   });
