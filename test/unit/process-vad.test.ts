@@ -89,7 +89,9 @@ describe('the default detector', () => {
     expect(spans[0]!.start).toBeGreaterThanOrEqual(1000 - 100);
     expect(spans[0]!.start).toBeLessThanOrEqual(1000 + 150);
     const speechMs = (frames.length * FRAME_SAMPLES * 1000) / PCM_SAMPLE_RATE - 2500;
-    expect(Math.abs(spans[0]!.end - (1000 + speechMs))).toBeLessThan(250);
+    // espeak-ng's clip ends in a little silence of its own: the speech ends at most that early.
+    expect(spans[0]!.end).toBeGreaterThan(1000 + speechMs - 400);
+    expect(spans[0]!.end).toBeLessThanOrEqual(1000 + speechMs + 100);
   });
 
   it('falls back to the plugin when the native binding does not load', async () => {
