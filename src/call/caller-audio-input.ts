@@ -135,7 +135,12 @@ export class CallerAudioInput extends voice.AudioInput {
 
   #want(publication: RemoteTrackPublication | undefined): void {
     this.#wanted = this.#closed ? undefined : publication;
-    this.#switching = this.#switching.then(() => this.#settle());
+    // Never rejects: a failed switch is logged and the next one still runs.
+    this.#switching = this.#switching
+      .then(() => this.#settle())
+      .catch((err: unknown) => {
+        this.#logger.error({ err }, 'could not switch the caller audio track');
+      });
   }
 
   /** Closes the open track unless it is the wanted one, then opens the wanted one. */
