@@ -45,7 +45,7 @@ interface OpenTrack {
 
 /**
  * The session's audio input for one call: the caller's microphone track, as the framework's room
- * input takes it (the first microphone track, followed across unpublish and republish, muted by
+ * input takes it (its latest microphone track, followed across unpublish and republish, muted by
  * `session.input.setAudioEnabled`), read in {@link CALLER_FRAME_MS} frames. Given to the session
  * before it starts, so the room input does not open its own.
  */
