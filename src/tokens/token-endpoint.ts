@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { z } from 'zod';
 import type { TokenAuthorizer } from './authorize.js';
@@ -274,7 +275,8 @@ export class TokenEndpoint {
   async watchPendingRooms(
     signal: AbortSignal,
     intervalMs = PENDING_ROOM_CHECK_MS,
-    wait: (ms: number, signal: AbortSignal) => Promise<void> = sleepUnlessAborted,
+    wait: (ms: number, signal: AbortSignal) => Promise<void> = (ms, signal) =>
+      sleep(ms, undefined, { signal }).catch(() => undefined),
   ): Promise<void> {
     while (!signal.aborted) {
       await this.checkPendingRooms().catch(() => undefined);
@@ -317,18 +319,6 @@ export class TokenEndpoint {
       if (this.userQueues.get(key) === settled) this.userQueues.delete(key);
     }
   }
-}
-
-function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 function refuse(
