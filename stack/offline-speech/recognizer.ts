@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,38 @@ const run = promisify(execFile);
  * the noise floor almost none are; with a floor fixed in absolute terms, quiet clips were lost.
  */
 const NOISE_FLOOR_AMPLITUDE = 0.01;
+
+/**
+ * `pcm` (16-bit mono) mixed with white noise of NOISE_FLOOR_AMPLITUDE, half each, as `sox -m`
+ * mixes two inputs. The noise is the same for every call (a fixed seed): the same audio is always
+ * heard the same way (with fresh noise each time, a marginal phrase passed or failed at random).
+ */
+export function withNoiseFloor(pcm: Buffer): Buffer {
+  const samples = Math.floor(pcm.length / 2);
+  const out = Buffer.alloc(samples * 2);
+  const noise = uniformNoise(NOISE_SEED);
+  for (let i = 0; i < samples; i++) {
+    const mixed = Math.round(
+      (pcm.readInt16LE(i * 2) + noise() * NOISE_FLOOR_AMPLITUDE * 32767) / 2,
+    );
+    out.writeInt16LE(Math.max(-32768, Math.min(32767, mixed)), i * 2);
+  }
+  return out;
+}
+
+const NOISE_SEED = 0x5eed;
+
+/** Uniform in [-1, 1) from a seed (mulberry32): sox's `synth whitenoise` is uniform too. */
+function uniformNoise(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * 2 - 1;
+  };
+}
 
 /** The sample rate of pocketsphinx's en-us acoustic model, and of the PCM the decoder takes. */
 export const DECODER_SAMPLE_RATE = 16_000;
@@ -195,6 +227,11 @@ export class PocketsphinxDecoder {
   /** How many decoder processes were started so far. */
   get starts(): number {
     return this.#starts;
+  }
+
+  /** Requests waiting or being decoded. */
+  get pending(): number {
+    return this.#queue.length + (this.#inFlight === undefined ? 0 : 1);
   }
 
   /** Recognizes 16 kHz mono PCM16LE with the grammar `search`: its text, "" for no match. */
@@ -442,6 +479,49 @@ export class PocketsphinxDecoder {
   }
 }
 
+/** What `recognize` needs of a decoder: one decoder process, or a pool of them. */
+export interface SpeechDecoder {
+  decode(pcm: Buffer, search: string, opts?: DecodeOptions): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Several decoder processes, so that callers who finish speaking at the same moment are not
+ * decoded one after another (one decoder serves one request at a time, and the realtime endpoint
+ * sends every caller's partials and finals). A request goes to the decoder with the least work
+ * waiting, a running one before one that would first have to load its model (~200 ms); the
+ * priorities of one decoder (finals before partials) hold within it.
+ */
+export class DecoderPool implements SpeechDecoder {
+  readonly decoders: readonly PocketsphinxDecoder[];
+
+  constructor(size: number = defaultPoolSize(), opts: DecoderOptions = {}) {
+    if (!Number.isInteger(size) || size < 1)
+      throw new RangeError(`a decoder pool needs at least one decoder, got ${size}`);
+    this.decoders = Array.from({ length: size }, () => new PocketsphinxDecoder(opts));
+  }
+
+  decode(pcm: Buffer, search: string, opts: DecodeOptions = {}): Promise<string> {
+    return this.#pick().decode(pcm, search, opts);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.decoders.map((d) => d.close()));
+  }
+
+  #pick(): PocketsphinxDecoder {
+    // Least work waiting; of two idle ones, the one that has loaded its model. So a second
+    // process starts only when the first is busy.
+    const cost = (d: PocketsphinxDecoder) => d.pending * 2 + (d.starts === 0 ? 1 : 0);
+    return this.decoders.reduce((best, d) => (cost(d) < cost(best) ? d : best));
+  }
+}
+
+/** One decoder per core, at most four: decoding is CPU-bound, and each holds its model (44 MiB PSS measured). */
+function defaultPoolSize(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
 /** Settles a request once. Its timer stays: it watches the decoder, which is still busy with it. */
 function settle(request: Request, how: () => void): void {
   if (request.settled) return;
@@ -476,23 +556,22 @@ export interface RecognizeOptions {
 }
 
 /**
- * Recognizes an audio file (any format sox reads) with `decoder`. The audio is brought to the
- * model's 16 kHz mono, normalized, padded and given its noise floor by sox, then decoded as one
- * utterance.
+ * Recognizes an audio file (any format sox reads) with `decoder`. One sox run brings the audio to
+ * the model's 16 kHz mono, normalized and padded; the noise floor is mixed in here (a sox run per
+ * step cost about 57 ms of CPU per recognition, and the realtime endpoint runs one every 500 ms
+ * of each caller's speech); then it is decoded as one utterance.
  */
 export async function recognize(
   audio: Buffer,
-  decoder: PocketsphinxDecoder,
+  decoder: SpeechDecoder,
   { signal, search = 'phrases', priority = 'high' }: RecognizeOptions = {},
 ): Promise<Recognition> {
   const dir = await mkdtemp(join(tmpdir(), 'sb-asr-'));
   try {
     const input = join(dir, 'input');
-    const speech = join(dir, 'speech.wav');
-    const noise = join(dir, 'noise.wav');
     await writeFile(input, audio);
     const opts = signal === undefined ? {} : { signal };
-    await run(
+    const { stdout: speech } = await run(
       'sox',
       [
         // -R everywhere: sox's dither is random otherwise, and the same clip must always be
@@ -508,46 +587,19 @@ export async function recognize(
         '16',
         '-e',
         'signed-integer',
-        speech,
+        '-t',
+        'raw',
+        '-',
         'norm',
         '-3',
         'pad',
         '0.3',
         '0.3',
       ],
-      opts,
+      { ...opts, encoding: 'buffer', maxBuffer: 1 << 30 },
     );
-    const { stdout: duration } = await run('soxi', ['-D', speech], opts);
-    const seconds = Number(duration.trim());
-    await run(
-      'sox',
-      [
-        // Repeatable: the same noise for the same length, so the same audio is always heard the
-        // same way (with fresh noise each time, a marginal phrase passed or failed at random).
-        '-R',
-        '-q',
-        '-n',
-        '-r',
-        String(DECODER_SAMPLE_RATE),
-        '-c',
-        '1',
-        '-b',
-        '16',
-        noise,
-        'synth',
-        String(seconds),
-        'whitenoise',
-        'vol',
-        String(NOISE_FLOOR_AMPLITUDE),
-      ],
-      opts,
-    );
-    // The mix as raw samples on stdout (the format of its inputs, which is the decoder's).
-    const { stdout: pcm } = await run('sox', ['-R', '-q', '-m', speech, noise, '-t', 'raw', '-'], {
-      ...opts,
-      encoding: 'buffer',
-      maxBuffer: 1 << 30,
-    });
+    const seconds = speech.length / 2 / DECODER_SAMPLE_RATE;
+    const pcm = withNoiseFloor(speech);
     const text = await decoder.decode(pcm, search, { ...opts, priority });
     return {
       text,

@@ -1,7 +1,8 @@
 /**
  * The offline speech server's pocketsphinx decoder process (stack/offline-speech/decoder.py) and
  * its owner in recognizer.ts: started on the first request, one request at a time, a timeout per
- * request, a new process after one died, and `close()`. Plus the grammars it is started with.
+ * request, a new process after one died, and `close()`; the pool of them the server keeps, and the
+ * noise floor mixed into what they hear. Plus the grammars it is started with.
  * Needs espeak-ng, sox and python3-pocketsphinx (what the stack installs), not the stack.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -11,10 +12,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizePcm } from '../../stack/offline-speech/espeak.js';
 import {
   DECODER_SAMPLE_RATE,
+  DecoderPool,
   PocketsphinxDecoder,
   recognize,
   recognizerGrammars,
   spanGrammar,
+  withNoiseFloor,
 } from '../../stack/offline-speech/recognizer.js';
 import { grammarPhrases, jsgfGrammar } from '../../stack/offline-speech/scripted-dialog.js';
 
@@ -238,5 +241,74 @@ describe('the recognizer grammars', () => {
     expect(spanGrammar(['what are you here', 'are you'])).toBe(
       '#JSGF V1.0;\ngrammar spans;\npublic <utterance> = what are you here | are you | what | what are | what are you | you here | here | are;\n',
     );
+  });
+});
+
+describe('the decoder pool', () => {
+  const pools: DecoderPool[] = [];
+  afterEach(async () => {
+    await Promise.all(pools.splice(0).map((p) => p.close()));
+  });
+  const newPool = (size: number) => {
+    const pool = new DecoderPool(size);
+    pools.push(pool);
+    return pool;
+  };
+
+  it('decodes requests that come together in separate processes, each one right', async () => {
+    // What the decoder is given for the phrase, so both requests reach the pool at once.
+    let pcm: Buffer = Buffer.alloc(0);
+    await recognize(phraseWav, {
+      decode: (heard) => {
+        pcm = heard;
+        return Promise.resolve('');
+      },
+      close: () => Promise.resolve(),
+    });
+    const pool = newPool(2);
+    const texts = await Promise.all([pool.decode(pcm, 'phrases'), pool.decode(pcm, 'prefixes')]);
+    expect(texts).toEqual([PHRASE, PHRASE]);
+    expect(pool.decoders.map((d) => d.starts)).toEqual([1, 1]);
+    const pids = pool.decoders.map((d) => d.pid);
+    expect(new Set(pids).size).toBe(2);
+    for (const pid of pids) expect(alive(pid!)).toBe(true);
+    await pool.close();
+    for (const pid of pids) expect(alive(pid!)).toBe(false);
+    await expect(pool.decode(silence16k(1), 'phrases')).rejects.toThrow(/closed/);
+  });
+
+  it('keeps requests one after another on one process: a second starts only for a busy first', async () => {
+    const pool = newPool(3);
+    for (let i = 0; i < 3; i++) expect((await recognize(phraseWav, pool)).text).toBe(PHRASE);
+    expect(pool.decoders.map((d) => d.starts)).toEqual([1, 0, 0]);
+  });
+
+  it.each([0, -1, 1.5])('refuses a pool of %s decoders', (size) => {
+    expect(() => new DecoderPool(size)).toThrow(/at least one decoder/);
+  });
+});
+
+describe('the noise floor', () => {
+  it('is the same for the same audio, mixes half each as sox -m does, and stays within its level', () => {
+    const loud = Buffer.alloc(2 * 1000);
+    for (let i = 0; i < 1000; i++) loud.writeInt16LE(i % 2 === 0 ? 20_000 : -20_000, i * 2);
+    const once = withNoiseFloor(loud);
+    expect(withNoiseFloor(loud)).toEqual(once);
+    const quiet = withNoiseFloor(Buffer.alloc(2 * 16_000));
+    let peak = 0;
+    let sumSquares = 0;
+    for (let i = 0; i < 16_000; i++) {
+      const v = quiet.readInt16LE(i * 2);
+      peak = Math.max(peak, Math.abs(v));
+      sumSquares += v * v;
+    }
+    // Uniform noise of amplitude 0.01 halved: peak at most 164, RMS 0.005/sqrt(3) of full scale.
+    expect(peak).toBeLessThanOrEqual(164);
+    expect(peak).toBeGreaterThan(140);
+    expect(Math.sqrt(sumSquares / 16_000)).toBeCloseTo((0.005 * 32767) / Math.sqrt(3), -1);
+    for (let i = 0; i < 1000; i++) {
+      const expected = (i % 2 === 0 ? 20_000 : -20_000) / 2;
+      expect(Math.abs(once.readInt16LE(i * 2) - expected)).toBeLessThanOrEqual(164);
+    }
   });
 });
