@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ParticipantKind } from '@livekit/rtc-node';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import type { ParticipantSnapshot } from '../caller/index.js';
@@ -11,14 +12,32 @@ import { snapshotOf } from './caller-channel.js';
  * (3 minutes by default). So a worker that (re)registers looks for such rooms: a dispatch for its
  * agent that has no job, a caller waiting, no agent of its name in the room, and dispatches the
  * room's agent again, with the same metadata (the line's call options).
+ *
+ * Workers register together (every one of them reconnects when livekit-server restarts), so two
+ * can find the same room stranded and both dispatch: two agents would answer one caller. Each
+ * looks again once its dispatch is made: of the dispatches the workers made since they looked,
+ * the earliest stays and the others are deleted by the workers that made them (livekit-server
+ * then ends their jobs). A worker that looks after another's dispatch exists finds it young and
+ * leaves the room alone.
  */
 export interface StrandedCallPort {
   /** Rooms with their creation time. Unit: ms since the epoch. */
   listRooms(): Promise<{ name: string; createdAtMs: number }[]>;
   /** The room's dispatches for `agentName`, with how many jobs each has had. */
-  dispatches(room: string, agentName: string): Promise<{ metadata: string; jobs: number }[]>;
+  dispatches(room: string, agentName: string): Promise<StrandedDispatch[]>;
   participants(room: string): Promise<ParticipantSnapshot[]>;
-  dispatch(room: string, agentName: string, metadata: string): Promise<void>;
+  /** Creates a dispatch; resolves to its id. */
+  dispatch(room: string, agentName: string, metadata: string): Promise<string>;
+  /** Deletes a dispatch; livekit-server ends the jobs it had. */
+  deleteDispatch(room: string, id: string): Promise<void>;
+}
+
+export interface StrandedDispatch {
+  id: string;
+  /** Unit: ms since the epoch. */
+  createdAtMs: number;
+  metadata: string;
+  jobs: number;
 }
 
 /**
@@ -26,6 +45,15 @@ export interface StrandedCallPort {
  * Unit: ms.
  */
 export const STRANDED_MIN_AGE_MS = 5_000;
+
+/**
+ * How long a worker waits after its own dispatch before it looks for another worker's: two
+ * workers' dispatches of one room are made within the few requests between looking and
+ * dispatching. livekit-server's job offer waits 200 ms for a better worker, so a duplicate is
+ * deleted while its job is still offered; livekit-server ends that job once it is given
+ * (livekit-server v1.13.5, Room.DeleteAgentDispatch). Unit: ms.
+ */
+export const DUPLICATE_SETTLE_MS = 150;
 
 const CALLER_KINDS: ReadonlySet<ParticipantKind> = new Set([
   ParticipantKind.STANDARD,
@@ -45,14 +73,19 @@ export async function redispatchStrandedCalls(opts: {
   agentName: string;
   nowMs: number;
   minAgeMs?: number;
+  /** Injected so tests control time. */
+  wait?: (ms: number) => Promise<void>;
   onRoomError?: (room: string, err: unknown) => void;
 }): Promise<string[]> {
   const { port, agentName } = opts;
+  const minAgeMs = opts.minAgeMs ?? STRANDED_MIN_AGE_MS;
+  const wait = opts.wait ?? ((ms: number) => sleep(ms));
   const redispatched: string[] = [];
   for (const room of await port.listRooms()) {
-    if (opts.nowMs - room.createdAtMs < (opts.minAgeMs ?? STRANDED_MIN_AGE_MS)) continue;
+    if (opts.nowMs - room.createdAtMs < minAgeMs) continue;
     try {
-      if (await redispatchIfStranded(port, room.name, agentName)) redispatched.push(room.name);
+      if (await redispatchIfStranded(port, room.name, agentName, opts.nowMs, minAgeMs, wait))
+        redispatched.push(room.name);
     } catch (err) {
       opts.onRoomError?.(room.name, err);
     }
@@ -64,10 +97,15 @@ async function redispatchIfStranded(
   port: StrandedCallPort,
   room: string,
   agentName: string,
+  nowMs: number,
+  minAgeMs: number,
+  wait: (ms: number) => Promise<void>,
 ): Promise<boolean> {
   const dispatches = await port.dispatches(room, agentName);
   const stranded = dispatches.find((d) => d.jobs === 0);
   if (stranded === undefined || dispatches.some((d) => d.jobs > 0)) return false;
+  // A young dispatch may still get its job: another worker's, made a moment ago.
+  if (dispatches.some((d) => nowMs - d.createdAtMs < minAgeMs)) return false;
   const participants = await port.participants(room);
   if (!participants.some((p) => CALLER_KINDS.has(p.kind))) return false;
   if (
@@ -76,8 +114,26 @@ async function redispatchIfStranded(
     )
   )
     return false;
-  await port.dispatch(room, agentName, stranded.metadata);
-  return true;
+  const seen = new Set(dispatches.map((d) => d.id));
+  const own = await port.dispatch(room, agentName, stranded.metadata);
+  await wait(DUPLICATE_SETTLE_MS);
+  const kept = earliest((await port.dispatches(room, agentName)).filter((d) => !seen.has(d.id)));
+  if (kept === undefined || kept.id === own) return true;
+  await port.deleteDispatch(room, own);
+  return false;
+}
+
+/** The first made (ties: the smaller id), the same for every worker that lists them. */
+function earliest(dispatches: StrandedDispatch[]): StrandedDispatch | undefined {
+  return dispatches.reduce<StrandedDispatch | undefined>(
+    (first, d) =>
+      first === undefined ||
+      d.createdAtMs < first.createdAtMs ||
+      (d.createdAtMs === first.createdAtMs && d.id < first.id)
+        ? d
+        : first,
+    undefined,
+  );
 }
 
 /** The port on a LiveKit server (or Cloud project), with the worker's own key. */
@@ -97,13 +153,21 @@ export function livekitStrandedCallPort(livekit: {
     dispatches: async (room, agentName) =>
       (await dispatches.listDispatch(room))
         .filter((d) => d.agentName === agentName)
-        .map((d) => ({ metadata: d.metadata, jobs: d.state?.jobs.length ?? 0 })),
+        .map((d) => ({
+          id: d.id,
+          // livekit-server stamps a dispatch in ns (time.Now().UnixNano()).
+          createdAtMs: Number((d.state?.createdAt ?? 0n) / 1_000_000n),
+          metadata: d.metadata,
+          jobs: d.state?.jobs.length ?? 0,
+        })),
     participants: async (room) =>
       (await rooms.listParticipants(room))
         .map(snapshotOf)
         .filter((s): s is ParticipantSnapshot => s !== undefined),
-    dispatch: async (room, agentName, metadata) => {
-      await dispatches.createDispatch(room, agentName, { metadata });
+    dispatch: async (room, agentName, metadata) =>
+      (await dispatches.createDispatch(room, agentName, { metadata })).id,
+    deleteDispatch: async (room, id) => {
+      await dispatches.deleteDispatch(id, room);
     },
   };
 }

@@ -2,9 +2,11 @@ import { ParticipantKind } from '@livekit/rtc-node';
 import { describe, expect, it } from 'vitest';
 import type { ParticipantSnapshot } from '../../src/caller/index.js';
 import {
+  DUPLICATE_SETTLE_MS,
   redispatchStrandedCalls,
   STRANDED_MIN_AGE_MS,
   type StrandedCallPort,
+  type StrandedDispatch,
 } from '../../src/worker/stranded-calls.js';
 
 const NOW = 1_000_000;
@@ -31,6 +33,11 @@ interface Room {
   participants: ParticipantSnapshot[];
 }
 
+/** A dispatch of the table below: made with its room. */
+function listed(room: string, r: Room): StrandedDispatch[] {
+  return r.dispatches.map((d, i) => ({ id: `AD_${room}_${i}`, createdAtMs: r.createdAtMs, ...d }));
+}
+
 function port(rooms: Record<string, Room>): StrandedCallPort & { dispatched: string[][] } {
   const dispatched: string[][] = [];
   return {
@@ -39,14 +46,20 @@ function port(rooms: Record<string, Room>): StrandedCallPort & { dispatched: str
       Promise.resolve(
         Object.entries(rooms).map(([name, r]) => ({ name, createdAtMs: r.createdAtMs })),
       ),
-    dispatches: (room) => Promise.resolve(rooms[room]?.dispatches ?? []),
+    dispatches: (room) => {
+      const r = rooms[room];
+      return Promise.resolve(r === undefined ? [] : listed(room, r));
+    },
     participants: (room) => Promise.resolve(rooms[room]?.participants ?? []),
     dispatch: (room, agentName, metadata) => {
       dispatched.push([room, agentName, metadata]);
-      return Promise.resolve();
+      return Promise.resolve(`AD_new_${dispatched.length}`);
     },
+    deleteDispatch: () => Promise.reject(new Error('nothing to delete here')),
   };
 }
+
+const noWait = () => Promise.resolve();
 
 describe('redispatchStrandedCalls', () => {
   it.each<[string, Room, boolean]>([
@@ -115,7 +128,12 @@ describe('redispatchStrandedCalls', () => {
     ],
   ])('%s', async (_name, room, expected) => {
     const p = port({ 'call-1': room });
-    const rooms = await redispatchStrandedCalls({ port: p, agentName: 'switchboard', nowMs: NOW });
+    const rooms = await redispatchStrandedCalls({
+      port: p,
+      agentName: 'switchboard',
+      nowMs: NOW,
+      wait: noWait,
+    });
     expect(rooms).toEqual(expected ? ['call-1'] : []);
     expect(p.dispatched).toEqual(
       expected ? [['call-1', 'switchboard', room.dispatches[0]?.metadata ?? '']] : [],
@@ -146,10 +164,136 @@ describe('a room that cannot be looked at', () => {
       port: p,
       agentName: 'switchboard',
       nowMs: NOW,
+      wait: noWait,
       onRoomError: (room, err) => errors.push([room, err]),
     });
     expect(rooms).toEqual(['call-2']);
     expect(p.dispatched).toEqual([['call-2', 'switchboard', '{"b":2}']]);
     expect(errors).toEqual([['call-dead-node', unavailable]]);
+  });
+});
+
+/**
+ * One LiveKit server's dispatches, for several workers at once: ids and creation times as
+ * livekit-server gives them, a job for no dispatch (nobody takes them here).
+ */
+class DispatchServer {
+  dispatches: (StrandedDispatch & { room: string })[] = [
+    { room: 'call-1', id: 'AD_original', createdAtMs: OLD, metadata: '{"a":1}', jobs: 0 },
+  ];
+  deleted: string[] = [];
+  private made = 0;
+  /** Resolved once `n` workers have looked at the participants (all have listed the dispatches). */
+  private looked = 0;
+  private release: (() => void) | undefined;
+  private readonly allLooked: Promise<void>;
+
+  constructor(private readonly workers: number) {
+    this.allLooked = new Promise((resolve) => (this.release = resolve));
+  }
+
+  port(nowMs: () => number): StrandedCallPort {
+    return {
+      listRooms: () => Promise.resolve([{ name: 'call-1', createdAtMs: OLD }]),
+      dispatches: (room, agentName) =>
+        Promise.resolve(
+          this.dispatches
+            .filter((d) => d.room === room && agentName === 'switchboard')
+            .map(({ room: _room, ...d }) => ({ ...d })),
+        ),
+      participants: async () => {
+        if (++this.looked === this.workers) this.release?.();
+        await this.allLooked;
+        return [sipCaller];
+      },
+      dispatch: (room, _agentName, metadata) => {
+        const id = `AD_made_${++this.made}`;
+        this.dispatches.push({ room, id, createdAtMs: nowMs(), metadata, jobs: 0 });
+        return Promise.resolve(id);
+      },
+      deleteDispatch: (_room, id) => {
+        this.deleted.push(id);
+        this.dispatches = this.dispatches.filter((d) => d.id !== id);
+        return Promise.resolve();
+      },
+    };
+  }
+}
+
+describe('two workers that find one stranded call together', () => {
+  it('leave one new dispatch: the later one is deleted by the worker that made it', async () => {
+    const server = new DispatchServer(2);
+    let clock = NOW;
+    const waits: number[] = [];
+    const sweep = () =>
+      redispatchStrandedCalls({
+        port: server.port(() => clock++),
+        agentName: 'switchboard',
+        nowMs: NOW,
+        wait: (ms) => {
+          waits.push(ms);
+          return Promise.resolve();
+        },
+      });
+    const [first, second] = await Promise.all([sweep(), sweep()]);
+    expect([...first, ...second]).toEqual(['call-1']);
+    expect(server.dispatches.map((d) => d.id)).toEqual(['AD_original', 'AD_made_1']);
+    expect(server.deleted).toEqual(['AD_made_2']);
+    expect(waits).toEqual([DUPLICATE_SETTLE_MS, DUPLICATE_SETTLE_MS]);
+  });
+
+  it('made in the same millisecond: the smaller id stays, whichever worker looks first', async () => {
+    const server = new DispatchServer(3);
+    const sweep = () =>
+      redispatchStrandedCalls({
+        port: server.port(() => NOW),
+        agentName: 'switchboard',
+        nowMs: NOW,
+        wait: noWait,
+      });
+    const results = await Promise.all([sweep(), sweep(), sweep()]);
+    expect(results.flat()).toEqual(['call-1']);
+    expect(server.dispatches.map((d) => d.id)).toEqual(['AD_original', 'AD_made_1']);
+    expect(server.deleted.sort()).toEqual(['AD_made_2', 'AD_made_3']);
+  });
+
+  it('a worker that looks after another dispatched (its job not yet given) leaves the room alone', async () => {
+    const server = new DispatchServer(1);
+    const first = await redispatchStrandedCalls({
+      port: server.port(() => NOW),
+      agentName: 'switchboard',
+      nowMs: NOW,
+      wait: noWait,
+    });
+    expect(first).toEqual(['call-1']);
+    const later = new DispatchServer(1);
+    later.dispatches = server.dispatches;
+    const second = await redispatchStrandedCalls({
+      port: later.port(() => NOW + 1_000),
+      agentName: 'switchboard',
+      nowMs: NOW + 1_000,
+      wait: noWait,
+    });
+    expect(second).toEqual([]);
+    expect(later.dispatches.map((d) => d.id)).toEqual(['AD_original', 'AD_made_1']);
+  });
+
+  it('a duplicate that cannot be deleted is reported with its room', async () => {
+    const server = new DispatchServer(2);
+    const refused = new Error('twirp error unavailable');
+    const errors: [string, unknown][] = [];
+    const sweep = () => {
+      const p = server.port(() => NOW);
+      return redispatchStrandedCalls({
+        port: { ...p, deleteDispatch: () => Promise.reject(refused) },
+        agentName: 'switchboard',
+        nowMs: NOW,
+        wait: noWait,
+        onRoomError: (room, err) => errors.push([room, err]),
+      });
+    };
+    const results = await Promise.all([sweep(), sweep()]);
+    expect(results.flat()).toEqual(['call-1']);
+    expect(errors).toEqual([['call-1', refused]]);
   });
 });
