@@ -2,7 +2,7 @@
  * OpenAI's realtime transcription WebSocket (`/v1/realtime?intent=transcription`), the part of it
  * that `@livekit/agents-plugin-openai`'s STT speaks with `useRealtime: true`, so that the offline
  * pipeline runs the production streaming-STT code path. Not AI: an energy VAD and pocketsphinx
- * grammars (recognizer.ts), served by the server's long-lived decoder processes.
+ * grammars (recognizer.ts), served by one long-lived decoder process.
  *
  *   client → server  session.update, input_audio_buffer.append / .commit / .clear
  *   server → client  session.created, session.updated,

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -227,11 +227,6 @@ export class PocketsphinxDecoder {
   /** How many decoder processes were started so far. */
   get starts(): number {
     return this.#starts;
-  }
-
-  /** Requests waiting or being decoded. */
-  get pending(): number {
-    return this.#queue.length + (this.#inFlight === undefined ? 0 : 1);
   }
 
   /** Recognizes 16 kHz mono PCM16LE with the grammar `search`: its text, "" for no match. */
@@ -479,49 +474,6 @@ export class PocketsphinxDecoder {
   }
 }
 
-/** What `recognize` needs of a decoder: one decoder process, or a pool of them. */
-export interface SpeechDecoder {
-  decode(pcm: Buffer, search: string, opts?: DecodeOptions): Promise<string>;
-  close(): Promise<void>;
-}
-
-/**
- * Several decoder processes, so that callers who finish speaking at the same moment are not
- * decoded one after another (one decoder serves one request at a time, and the realtime endpoint
- * sends every caller's partials and finals). A request goes to the decoder with the least work
- * waiting, a running one before one that would first have to load its model (~200 ms); the
- * priorities of one decoder (finals before partials) hold within it.
- */
-export class DecoderPool implements SpeechDecoder {
-  readonly decoders: readonly PocketsphinxDecoder[];
-
-  constructor(size: number = defaultPoolSize(), opts: DecoderOptions = {}) {
-    if (!Number.isInteger(size) || size < 1)
-      throw new RangeError(`a decoder pool needs at least one decoder, got ${size}`);
-    this.decoders = Array.from({ length: size }, () => new PocketsphinxDecoder(opts));
-  }
-
-  decode(pcm: Buffer, search: string, opts: DecodeOptions = {}): Promise<string> {
-    return this.#pick().decode(pcm, search, opts);
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.decoders.map((d) => d.close()));
-  }
-
-  #pick(): PocketsphinxDecoder {
-    // Least work waiting; of two idle ones, the one that has loaded its model. So a second
-    // process starts only when the first is busy.
-    const cost = (d: PocketsphinxDecoder) => d.pending * 2 + (d.starts === 0 ? 1 : 0);
-    return this.decoders.reduce((best, d) => (cost(d) < cost(best) ? d : best));
-  }
-}
-
-/** One decoder per core, at most four: decoding is CPU-bound, and each holds its model (44 MiB PSS measured). */
-function defaultPoolSize(): number {
-  return Math.max(1, Math.min(4, availableParallelism()));
-}
-
 /** Settles a request once. Its timer stays: it watches the decoder, which is still busy with it. */
 function settle(request: Request, how: () => void): void {
   if (request.settled) return;
@@ -563,7 +515,7 @@ export interface RecognizeOptions {
  */
 export async function recognize(
   audio: Buffer,
-  decoder: SpeechDecoder,
+  decoder: PocketsphinxDecoder,
   { signal, search = 'phrases', priority = 'high' }: RecognizeOptions = {},
 ): Promise<Recognition> {
   const dir = await mkdtemp(join(tmpdir(), 'sb-asr-'));

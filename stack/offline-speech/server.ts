@@ -6,8 +6,8 @@
  *   WS   /v1/realtime?intent=transcription
  *                                  the same recognizer, streaming (OpenAI's realtime transcription
  *                                  protocol, see realtime-transcription.ts)
- * Both recognize with long-lived pocketsphinx decoder processes (recognizer.ts, decoder.py), one
- * per core, which the server starts as recognitions need them and ends when it closes.
+ * Both recognize with one long-lived pocketsphinx decoder process (recognizer.ts, decoder.py), which
+ * the server starts at the first recognition and ends when it closes.
  *   POST /v1/chat/completions      the scripted dialog (streaming, tool calls), see scripted-dialog.ts
  *   POST /faults/realtime/drop     test fault switch: drops every transcription WebSocket abruptly
  * The agent reaches it through the same `@livekit/agents-plugin-openai` classes it uses with OpenAI.
@@ -21,7 +21,7 @@ import {
   type RealtimeTranscription,
   type Recognizer,
 } from './realtime-transcription.js';
-import { DecoderPool, recognize, type SpeechDecoder } from './recognizer.js';
+import { PocketsphinxDecoder, recognize } from './recognizer.js';
 import { nextTurn } from './scripted-dialog.js';
 
 /** What the scripted dialog answers as its model name: never presented as an AI model. */
@@ -53,16 +53,16 @@ export interface OfflineSpeechServerOptions {
   /** The realtime endpoint's recognizer, instead of the server's decoder (tests). */
   realtimeRecognizer?: Recognizer;
   /** A decoder the caller owns (and closes); by default the server has its own. */
-  decoder?: SpeechDecoder;
+  decoder?: PocketsphinxDecoder;
 }
 
 export class OfflineSpeechServer extends Server {
   readonly realtime: RealtimeTranscription;
-  readonly decoder: SpeechDecoder;
+  readonly decoder: PocketsphinxDecoder;
   readonly #ownsDecoder: boolean;
 
   constructor(opts: OfflineSpeechServerOptions = {}) {
-    const decoder = opts.decoder ?? new DecoderPool();
+    const decoder = opts.decoder ?? new PocketsphinxDecoder();
     super((req, res) => {
       // The stand-in's fault switch, for tests of what callers live through when the
       // provider's transcription socket breaks; OpenAI has no such endpoint.
@@ -101,7 +101,7 @@ export function createOfflineSpeechServer(
 async function handle(
   req: IncomingMessage,
   res: ServerResponse,
-  decoder: SpeechDecoder,
+  decoder: PocketsphinxDecoder,
 ): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://local').pathname;
   if (req.method === 'GET' && path === '/health') {

@@ -1,8 +1,8 @@
 /**
  * The offline speech server's pocketsphinx decoder process (stack/offline-speech/decoder.py) and
  * its owner in recognizer.ts: started on the first request, one request at a time, a timeout per
- * request, a new process after one died, and `close()`; the pool of them the server keeps, and the
- * noise floor mixed into what they hear. Plus the grammars it is started with.
+ * request, a new process after one died, and `close()`; the noise floor mixed into what it hears.
+ * Plus the grammars it is started with.
  * Needs espeak-ng, sox and python3-pocketsphinx (what the stack installs), not the stack.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -12,7 +12,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizePcm } from '../../stack/offline-speech/espeak.js';
 import {
   DECODER_SAMPLE_RATE,
-  DecoderPool,
   PocketsphinxDecoder,
   recognize,
   recognizerGrammars,
@@ -241,50 +240,6 @@ describe('the recognizer grammars', () => {
     expect(spanGrammar(['what are you here', 'are you'])).toBe(
       '#JSGF V1.0;\ngrammar spans;\npublic <utterance> = what are you here | are you | what | what are | what are you | you here | here | are;\n',
     );
-  });
-});
-
-describe('the decoder pool', () => {
-  const pools: DecoderPool[] = [];
-  afterEach(async () => {
-    await Promise.all(pools.splice(0).map((p) => p.close()));
-  });
-  const newPool = (size: number) => {
-    const pool = new DecoderPool(size);
-    pools.push(pool);
-    return pool;
-  };
-
-  it('decodes requests that come together in separate processes, each one right', async () => {
-    // What the decoder is given for the phrase, so both requests reach the pool at once.
-    let pcm: Buffer = Buffer.alloc(0);
-    await recognize(phraseWav, {
-      decode: (heard) => {
-        pcm = heard;
-        return Promise.resolve('');
-      },
-      close: () => Promise.resolve(),
-    });
-    const pool = newPool(2);
-    const texts = await Promise.all([pool.decode(pcm, 'phrases'), pool.decode(pcm, 'prefixes')]);
-    expect(texts).toEqual([PHRASE, PHRASE]);
-    expect(pool.decoders.map((d) => d.starts)).toEqual([1, 1]);
-    const pids = pool.decoders.map((d) => d.pid);
-    expect(new Set(pids).size).toBe(2);
-    for (const pid of pids) expect(alive(pid!)).toBe(true);
-    await pool.close();
-    for (const pid of pids) expect(alive(pid!)).toBe(false);
-    await expect(pool.decode(silence16k(1), 'phrases')).rejects.toThrow(/closed/);
-  });
-
-  it('keeps requests one after another on one process: a second starts only for a busy first', async () => {
-    const pool = newPool(3);
-    for (let i = 0; i < 3; i++) expect((await recognize(phraseWav, pool)).text).toBe(PHRASE);
-    expect(pool.decoders.map((d) => d.starts)).toEqual([1, 0, 0]);
-  });
-
-  it.each([0, -1, 1.5])('refuses a pool of %s decoders', (size) => {
-    expect(() => new DecoderPool(size)).toThrow(/at least one decoder/);
   });
 });
 
