@@ -40,6 +40,7 @@ export {
   type WorkerPhase,
 } from './health.js';
 export {
+  announceLoad,
   callCountLoad,
   capacityUsage,
   cpuShareBetween,

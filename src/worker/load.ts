@@ -1,4 +1,5 @@
 import type { AgentServer } from '@livekit/agents';
+import { WorkerMessage, WorkerStatus } from '@livekit/protocol';
 
 /**
  * The load a worker reports to LiveKit: the share of its call capacity in use.
@@ -71,6 +72,27 @@ const REPORTED_LOAD_CEILING = SERVER_TARGET_LOAD - 0.01;
  */
 export function reportedLoad(usage: number): number {
   return Math.min(1, Math.max(0, usage)) * REPORTED_LOAD_CEILING;
+}
+
+/**
+ * Sends `load` to livekit-server now rather than at the framework's next status update (every
+ * 2.5 s). The status stays available: see SERVER_TARGET_LOAD for why a worker is never reported
+ * full.
+ *
+ * Needed when the load jumps, as when draining starts. With several livekit-server nodes a job
+ * goes to the node whose workers report the most headroom (the sum of target load minus load
+ * over its available workers), and a node whose workers all decline does not pass the job on to
+ * another node. A draining worker still known by its last, low load draws jobs to its node,
+ * declines them, and their callers hear busy while a worker on the other node has seats (seen
+ * in this project's rolling-restart test on two nodes).
+ */
+export function announceLoad(server: Pick<AgentServer, 'event'>, load: number): void {
+  const message = new WorkerMessage({
+    message: { case: 'updateWorker', value: { load, status: WorkerStatus.WS_AVAILABLE } },
+  });
+  // The framework's connection sends every `worker_msg` (worker.js #runWS); with no connection
+  // (between registrations) nothing listens, and the next registration sends the status anew.
+  (server.event as unknown as NodeJS.EventEmitter).emit('worker_msg', message);
 }
 
 /**

@@ -21,7 +21,7 @@ import {
   type PhaseEvent,
   type WorkerPhase,
 } from './health.js';
-import { reportedLoad, WorkerLoadMonitor, type CpuSample } from './load.js';
+import { announceLoad, reportedLoad, WorkerLoadMonitor, type CpuSample } from './load.js';
 import { redactFrameworkLogs } from './log-redaction.js';
 import { startOrphanRecovery } from './orphaned-calls.js';
 import { readProcessTree } from './process-tree.js';
@@ -386,6 +386,7 @@ export async function runProductionWorker(opts: {
 
   const drain = async (signal: NodeJS.Signals): Promise<void> => {
     admission.startDraining();
+    announceLoad(server, reportedLoad(1));
     movePhase({ type: 'draining' });
     const started = Date.now();
     logger.info(

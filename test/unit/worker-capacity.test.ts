@@ -1,8 +1,11 @@
+import { EventEmitter } from 'node:events';
+import { WorkerMessage, WorkerStatus } from '@livekit/protocol';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/index.js';
 import { isSwitchboardError } from '../../src/errors/index.js';
 import {
   Admission,
+  announceLoad,
   capacityUsage,
   cpuShareBetween,
   deriveCapacity,
@@ -65,6 +68,23 @@ describe('capacityUsage and reportedLoad', () => {
   ])('usage %f is reported as %f, below the server target', (usage, load) => {
     expect(reportedLoad(usage)).toBeCloseTo(load, 5);
     expect(reportedLoad(usage)).toBeLessThan(SERVER_TARGET_LOAD);
+  });
+});
+
+describe('announceLoad', () => {
+  it('sends livekit-server the load at once, on the connection the framework listens with', () => {
+    const event = new EventEmitter();
+    const sent: Uint8Array[] = [];
+    // What the framework's connection does with each worker_msg (worker.js #runWS).
+    event.on('worker_msg', (msg: WorkerMessage) => sent.push(msg.toBinary()));
+    announceLoad({ event }, reportedLoad(1));
+    expect(sent).toHaveLength(1);
+    const decoded = WorkerMessage.fromBinary(sent[0] ?? new Uint8Array()).message;
+    expect(decoded.case).toBe('updateWorker');
+    if (decoded.case !== 'updateWorker') return;
+    expect(decoded.value.load).toBeCloseTo(reportedLoad(1), 5);
+    // Available, not full: a draining worker is still asked, to answer busy when it is the last.
+    expect(decoded.value.status).toBe(WorkerStatus.WS_AVAILABLE);
   });
 });
 
