@@ -13,3 +13,4 @@ export {
 export { maskPhoneNumber, normalizePhoneNumber } from './phone-number.js';
 export { LiveCaller, type CallStatusChange } from './live-caller.js';
 export { invertHeaderMapping, TrunkHeaderDirectory } from './trunk-headers.js';
+export { AGENT_ATTR, isAgent, isCaller, snapshotOf } from './participants.js';

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { z } from 'zod';
+import { isAgent, snapshotOf } from '../caller/index.js';
 import type { TokenAuthorizer } from './authorize.js';
 import { createParticipantToken, userRoomPrefix } from './participant-token.js';
 import { RateLimiter } from './rate-limit.js';
@@ -80,9 +81,6 @@ export interface UserCallDirectory {
   existing(rooms: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
-/** ParticipantInfo.Kind.AGENT in livekit/protocol. */
-const PARTICIPANT_KIND_AGENT = 4;
-
 /**
  * Asks the LiveKit server: a call is live while a participant other than the agent is in its room
  * (a room whose caller left lingers a few seconds and is not counted).
@@ -98,9 +96,11 @@ export function livekitUserCalls(livekit: {
       const rooms = (await client.listRooms()).filter((r) => r.name.startsWith(prefix));
       const present = await Promise.all(
         rooms.map(async (r) =>
-          (await client.listParticipants(r.name)).some(
-            (p) => (p.kind as number) !== PARTICIPANT_KIND_AGENT,
-          ),
+          (await client.listParticipants(r.name)).some((p) => {
+            // A kind this version does not know is counted: only the agent is left out.
+            const s = snapshotOf(p);
+            return s === undefined || !isAgent(s);
+          }),
         ),
       );
       return { rooms: new Set(rooms.map((r) => r.name)), live: present.filter(Boolean).length };

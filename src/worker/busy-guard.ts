@@ -1,4 +1,5 @@
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { isAgent, snapshotOf } from '../caller/index.js';
 
 /**
  * The caller's busy signal when no worker takes a call.
@@ -45,11 +46,6 @@ export async function answerBusyUnlessTaken(opts: {
   return 'busy';
 }
 
-/** ParticipantInfo.Kind.AGENT in livekit/protocol. */
-const PARTICIPANT_KIND_AGENT = 4;
-/** Set by livekit-server and the agents framework on an agent's participant. */
-const AGENT_NAME_ATTRIBUTE = 'lk.agent.name';
-
 /** The probe against a LiveKit server (or Cloud project), with the worker's own key. */
 export function livekitCallRoomProbe(livekit: {
   url: string;
@@ -66,11 +62,10 @@ export function livekitCallRoomProbe(livekit: {
         .flatMap((d) => d.state?.jobs ?? []);
       if (jobs.length > 0) return true;
       const participants = await rooms.listParticipants(room);
-      return participants.some(
-        (p) =>
-          (p.kind as number) === PARTICIPANT_KIND_AGENT &&
-          p.attributes[AGENT_NAME_ATTRIBUTE] === agentName,
-      );
+      return participants.some((p) => {
+        const s = snapshotOf(p);
+        return s !== undefined && isAgent(s, agentName);
+      });
     },
     deleteRoom: async (room) => {
       await rooms.deleteRoom(room);

@@ -1,6 +1,11 @@
-import { ParticipantKind } from '@livekit/rtc-node';
-import { RoomServiceClient, type ParticipantInfo } from 'livekit-server-sdk';
-import { describeCaller, type Channel, type ParticipantSnapshot } from '../caller/index.js';
+import { RoomServiceClient } from 'livekit-server-sdk';
+import {
+  describeCaller,
+  isCaller,
+  snapshotOf,
+  type Channel,
+  type ParticipantSnapshot,
+} from '../caller/index.js';
 
 /**
  * Which channel a call offered to the worker comes from, before the worker takes it: the caller
@@ -13,40 +18,6 @@ export interface RoomParticipants {
   /** The participants of `room` as the server lists them; [] when there are none (or no room). */
   list(room: string): Promise<ParticipantSnapshot[]>;
 }
-
-/**
- * livekit/protocol's ParticipantInfo.Kind and rtc-node's ParticipantKind number the same kinds
- * differently from CONNECTOR on (7 and 8 in the protocol, 5 and 6 in rtc-node).
- */
-const KIND_BY_PROTOCOL_KIND: Readonly<Record<number, ParticipantKind>> = {
-  0: ParticipantKind.STANDARD,
-  1: ParticipantKind.INGRESS,
-  2: ParticipantKind.EGRESS,
-  3: ParticipantKind.SIP,
-  4: ParticipantKind.AGENT,
-  7: ParticipantKind.CONNECTOR,
-  8: ParticipantKind.BRIDGE,
-};
-
-/** A participant as the server lists it, in the caller model's terms; undefined for an unknown kind. */
-export function snapshotOf(
-  p: Pick<ParticipantInfo, 'identity' | 'name' | 'kind' | 'attributes'>,
-): ParticipantSnapshot | undefined {
-  const kind = KIND_BY_PROTOCOL_KIND[p.kind as number];
-  if (kind === undefined) return undefined;
-  return {
-    identity: p.identity,
-    kind,
-    attributes: p.attributes,
-    ...(p.name === '' ? {} : { name: p.name }),
-  };
-}
-
-/** Participants that call: browsers and phone legs (not agents, recorders or ingress). */
-const CALLER_KINDS: ReadonlySet<ParticipantKind> = new Set([
-  ParticipantKind.STANDARD,
-  ParticipantKind.SIP,
-]);
 
 /**
  * The channel of the caller in `room`, polling until one is there or `timeoutMs` passed;
@@ -65,7 +36,7 @@ export async function callerChannel(opts: {
   const now = opts.now ?? Date.now;
   const deadline = now() + opts.timeoutMs;
   for (;;) {
-    const caller = (await opts.participants.list(opts.room)).find((p) => CALLER_KINDS.has(p.kind));
+    const caller = (await opts.participants.list(opts.room)).find(isCaller);
     if (caller !== undefined) return describeCaller(caller).channel;
     if (now() >= deadline) return undefined;
     await wait(opts.pollMs ?? 100);

@@ -22,12 +22,7 @@ export {
   type CapacityLimit,
   type MachineResources,
 } from './capacity.js';
-export {
-  callerChannel,
-  livekitRoomParticipants,
-  snapshotOf,
-  type RoomParticipants,
-} from './caller-channel.js';
+export { callerChannel, livekitRoomParticipants, type RoomParticipants } from './caller-channel.js';
 export {
   connectionFromFrameworkHealth,
   healthResponse,

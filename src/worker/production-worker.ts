@@ -6,9 +6,9 @@ import {
   ServerOptions,
   type JobRequest,
 } from '@livekit/agents';
-import { ParticipantKind } from '@livekit/rtc-node';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { createRecordSink, startRecordRetention } from '../call-records/index.js';
+import { isAgent } from '../caller/index.js';
 import type { Config } from '../config/index.js';
 import { SwitchboardError } from '../errors/index.js';
 import { Admission, launchDeadlineMs, type UnlaunchedJob } from './admission.js';
@@ -47,8 +47,6 @@ const CALLER_LOOKUP_MS = 1_500;
 const SETTLE_POLL_MS = 1_000;
 /** How long GET /health waits for the framework's own health check (loopback). */
 const FRAMEWORK_HEALTH_TIMEOUT_MS = 1_000;
-/** Set by livekit-server and the agents framework on an agent's participant. */
-const AGENT_NAME_ATTRIBUTE = 'lk.agent.name';
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 /**
@@ -112,9 +110,7 @@ export function unlaunchedJobProbe(
         .flatMap((d) => d.state?.jobs ?? [])
         .filter((j) => j.id !== ownJobId);
       if (otherJobs.length > 0) return true;
-      return (await participants.list(room)).some(
-        (p) => p.kind === ParticipantKind.AGENT && p.attributes[AGENT_NAME_ATTRIBUTE] === agentName,
-      );
+      return (await participants.list(room)).some((p) => isAgent(p, agentName));
     },
     deleteRoom: async (room) => {
       await rooms.deleteRoom(room);

@@ -1,8 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ParticipantKind } from '@livekit/rtc-node';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
-import type { ParticipantSnapshot } from '../caller/index.js';
-import { snapshotOf } from './caller-channel.js';
+import { isAgent, isCaller, snapshotOf, type ParticipantSnapshot } from '../caller/index.js';
 
 /**
  * Calls that arrived while no worker was connected. livekit-server offers a room's job to the
@@ -55,13 +53,6 @@ export const STRANDED_MIN_AGE_MS = 5_000;
  */
 export const DUPLICATE_SETTLE_MS = 150;
 
-const CALLER_KINDS: ReadonlySet<ParticipantKind> = new Set([
-  ParticipantKind.STANDARD,
-  ParticipantKind.SIP,
-]);
-/** Set by livekit-server and the agents framework on an agent's participant. */
-const AGENT_NAME_ATTRIBUTE = 'lk.agent.name';
-
 /**
  * Dispatches the agent again to every stranded call; returns their rooms. A room that cannot be
  * looked at is reported to `onRoomError` and skipped, so one room does not hide the others: in a
@@ -107,13 +98,8 @@ async function redispatchIfStranded(
   // A young dispatch may still get its job: another worker's, made a moment ago.
   if (dispatches.some((d) => nowMs - d.createdAtMs < minAgeMs)) return false;
   const participants = await port.participants(room);
-  if (!participants.some((p) => CALLER_KINDS.has(p.kind))) return false;
-  if (
-    participants.some(
-      (p) => p.kind === ParticipantKind.AGENT && p.attributes[AGENT_NAME_ATTRIBUTE] === agentName,
-    )
-  )
-    return false;
+  if (!participants.some(isCaller)) return false;
+  if (participants.some((p) => isAgent(p, agentName))) return false;
   const seen = new Set(dispatches.map((d) => d.id));
   const own = await port.dispatch(room, agentName, stranded.metadata);
   await wait(DUPLICATE_SETTLE_MS);

@@ -1,11 +1,15 @@
 import { ParticipantKind } from '@livekit/rtc-node';
 import { describe, expect, it } from 'vitest';
 import {
+  AGENT_ATTR,
   describeCaller,
   invertHeaderMapping,
+  isAgent,
+  isCaller,
   LiveCaller,
   maskPhoneNumber,
   normalizePhoneNumber,
+  snapshotOf,
   TrunkHeaderDirectory,
   type ParticipantSnapshot,
 } from '../../src/caller/index.js';
@@ -255,5 +259,54 @@ describe("the trunk's headers_to_attributes in the caller model", () => {
     now = 61_000;
     await directory.headerAttributes('ST_1');
     expect(asked).toEqual([['ST_1'], ['ST_1'], ['ST_1']]);
+  });
+});
+
+describe('the server participant in the caller model', () => {
+  it.each([
+    ['a browser (standard)', 0, ParticipantKind.STANDARD],
+    ['a phone leg (SIP)', 3, ParticipantKind.SIP],
+    ['an agent', 4, ParticipantKind.AGENT],
+    ['a connector: 7 in the protocol, 5 in rtc-node', 7, ParticipantKind.CONNECTOR],
+    ['a bridge: 8 in the protocol, 6 in rtc-node', 8, ParticipantKind.BRIDGE],
+    ['an unknown kind', 42, undefined],
+  ])('%s', (_name, protocolKind, kind) => {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- protocol numbers, as the server sends them
+    const s = snapshotOf({ identity: 'x', name: '', kind: protocolKind, attributes: {} });
+    expect(s?.kind).toBe(kind);
+  });
+});
+
+describe('who a participant is', () => {
+  const p = (kind: ParticipantKind, agentName?: string) => {
+    const attributes: Record<string, string> = {};
+    if (agentName !== undefined) attributes[AGENT_ATTR.agentName] = agentName;
+    return { kind, attributes };
+  };
+  it.each([
+    ['a browser user', p(ParticipantKind.STANDARD), true],
+    ['a phone leg', p(ParticipantKind.SIP), true],
+    ['an agent', p(ParticipantKind.AGENT, 'switchboard'), false],
+    ['an egress recorder', p(ParticipantKind.EGRESS), false],
+    ['an ingress', p(ParticipantKind.INGRESS), false],
+    ['a connector', p(ParticipantKind.CONNECTOR), false],
+  ])('%s is a caller: %s', (_name, participant, caller) => {
+    expect(isCaller(participant)).toBe(caller);
+  });
+
+  it.each([
+    ['the agent of that name', p(ParticipantKind.AGENT, 'switchboard'), 'switchboard', true],
+    ['an agent of another name', p(ParticipantKind.AGENT, 'other'), 'switchboard', false],
+    ['an agent without a name', p(ParticipantKind.AGENT), 'switchboard', false],
+    ['any agent, no name asked', p(ParticipantKind.AGENT, 'other'), undefined, true],
+    [
+      'a phone leg carrying the attribute',
+      p(ParticipantKind.SIP, 'switchboard'),
+      'switchboard',
+      false,
+    ],
+    ['a browser user', p(ParticipantKind.STANDARD), undefined, false],
+  ])('%s', (_name, participant, agentName, agent) => {
+    expect(isAgent(participant, agentName)).toBe(agent);
   });
 });

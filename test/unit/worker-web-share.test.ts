@@ -5,7 +5,7 @@
 import { ParticipantKind } from '@livekit/rtc-node';
 import { describe, expect, it } from 'vitest';
 import type { ParticipantSnapshot } from '../../src/caller/index.js';
-import { Admission, callerChannel, snapshotOf } from '../../src/worker/index.js';
+import { Admission, callerChannel } from '../../src/worker/index.js';
 
 const running = (...ids: string[]) => new Set(ids);
 /** Longer than any test here runs: no reservation runs out unless a test says so. */
@@ -94,21 +94,6 @@ describe('Admission with seats reserved for phone calls', () => {
     expect(admission.decide('w1', running(), 0, 'web').accept).toBe(true);
     expect(admission.decide('w2', running(), 10, 'web').accept).toBe(false);
     expect(admission.decide('w3', running(), 1001, 'web').accept).toBe(true);
-  });
-});
-
-describe('the server participant in the caller model', () => {
-  it.each([
-    ['a browser (standard)', 0, ParticipantKind.STANDARD],
-    ['a phone leg (SIP)', 3, ParticipantKind.SIP],
-    ['an agent', 4, ParticipantKind.AGENT],
-    ['a connector: 7 in the protocol, 5 in rtc-node', 7, ParticipantKind.CONNECTOR],
-    ['a bridge: 8 in the protocol, 6 in rtc-node', 8, ParticipantKind.BRIDGE],
-    ['an unknown kind', 42, undefined],
-  ])('%s', (_name, protocolKind, kind) => {
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- protocol numbers, as the server sends them
-    const s = snapshotOf({ identity: 'x', name: '', kind: protocolKind, attributes: {} });
-    expect(s?.kind).toBe(kind);
   });
 });
 
