@@ -68,15 +68,18 @@ export async function redispatchStrandedCalls(opts: {
   wait?: (ms: number) => Promise<void>;
   onRoomError?: (room: string, err: unknown) => void;
 }): Promise<string[]> {
-  const { port, agentName } = opts;
-  const minAgeMs = opts.minAgeMs ?? STRANDED_MIN_AGE_MS;
-  const wait = opts.wait ?? ((ms: number) => sleep(ms));
+  const sweep: Sweep = {
+    port: opts.port,
+    agentName: opts.agentName,
+    nowMs: opts.nowMs,
+    minAgeMs: opts.minAgeMs ?? STRANDED_MIN_AGE_MS,
+    wait: opts.wait ?? ((ms: number) => sleep(ms)),
+  };
   const redispatched: string[] = [];
-  for (const room of await port.listRooms()) {
-    if (opts.nowMs - room.createdAtMs < minAgeMs) continue;
+  for (const room of await sweep.port.listRooms()) {
+    if (sweep.nowMs - room.createdAtMs < sweep.minAgeMs) continue;
     try {
-      if (await redispatchIfStranded(port, room.name, agentName, opts.nowMs, minAgeMs, wait))
-        redispatched.push(room.name);
+      if (await redispatchIfStranded(sweep, room.name)) redispatched.push(room.name);
     } catch (err) {
       opts.onRoomError?.(room.name, err);
     }
@@ -84,14 +87,17 @@ export async function redispatchStrandedCalls(opts: {
   return redispatched;
 }
 
-async function redispatchIfStranded(
-  port: StrandedCallPort,
-  room: string,
-  agentName: string,
-  nowMs: number,
-  minAgeMs: number,
-  wait: (ms: number) => Promise<void>,
-): Promise<boolean> {
+/** One sweep's settings, the same for each room it looks at. */
+interface Sweep {
+  port: StrandedCallPort;
+  agentName: string;
+  nowMs: number;
+  minAgeMs: number;
+  wait: (ms: number) => Promise<void>;
+}
+
+async function redispatchIfStranded(sweep: Sweep, room: string): Promise<boolean> {
+  const { port, agentName, nowMs, minAgeMs, wait } = sweep;
   const dispatches = await port.dispatches(room, agentName);
   const stranded = dispatches.find((d) => d.jobs === 0);
   if (stranded === undefined || dispatches.some((d) => d.jobs > 0)) return false;
