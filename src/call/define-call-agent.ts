@@ -18,7 +18,7 @@ import { isSwitchboardError, type SwitchboardError } from '../errors/index.js';
 import { preflight } from '../livekit/preflight.js';
 import { createSpeechModels } from '../models/index.js';
 import {
-  callCountLoad,
+  DevCallCapacity,
   INITIALIZE_PROCESS_TIMEOUT_MS,
   parseStartArgs,
   redactLogger,
@@ -131,6 +131,7 @@ export async function runAgentWorker(agent: CallAgent, moduleUrl: string): Promi
       return;
     }
     const callAccepted = spareProcessHold(config.spareProcessHoldMs);
+    const capacity = new DevCallCapacity(config.maxConcurrentCalls);
     cli.runApp(
       new ServerOptions({
         agent: file,
@@ -140,13 +141,23 @@ export async function runAgentWorker(agent: CallAgent, moduleUrl: string): Promi
         apiSecret: config.livekit.apiSecret,
         numIdleProcesses: config.idleProcesses,
         requestFunc: async (req) => {
+          if (!capacity.take()) {
+            // The server offers it to another worker; with none, the call is not answered.
+            log().warn(
+              { maxCalls: config.maxConcurrentCalls },
+              'declining a call: this worker is at AGENT_MAX_CALLS',
+            );
+            await req.reject();
+            return;
+          }
           callAccepted();
           await req.accept();
         },
         // The framework's 10 s limit restarted prewarming processes during calls on a busy host.
         initializeProcessTimeout: INITIALIZE_PROCESS_TIMEOUT_MS,
-        loadFunc: callCountLoad(config.maxConcurrentCalls),
-        // Full at maxConcurrentCalls, in development too (the framework's dev default is no limit).
+        // Full at maxConcurrentCalls, in development too (the framework's dev default is no
+        // limit), decided per call: reported loads stay below 1 (see DevCallCapacity).
+        loadFunc: capacity.load,
         loadThreshold: 1,
         host: config.agentHttp.host,
         ...(config.agentHttp.port === undefined ? {} : { port: config.agentHttp.port }),

@@ -36,7 +36,7 @@ export {
 } from './health.js';
 export {
   announceLoad,
-  callCountLoad,
+  DevCallCapacity,
   capacityUsage,
   cpuShareBetween,
   reportedLoad,

@@ -2,22 +2,40 @@ import type { AgentServer } from '@livekit/agents';
 import { WorkerMessage, WorkerStatus } from '@livekit/protocol';
 
 /**
- * The load a worker reports to LiveKit: the share of its call capacity in use.
+ * The development worker's capacity (`npm run agent dev`): calls up to `maxCalls`, decided when
+ * a call is offered, with the load reported to LiveKit scaled under the server's target as the
+ * production worker does (see reportedLoad).
  *
- * The framework's default reports the whole machine's CPU. livekit-server dispatches a job only to
- * workers whose load is below its agents target (0.7 by default) and does not retry later, so on a
- * host shared with livekit-server, livekit-sip or a browser, a busy moment made calls go
- * unanswered (seen in this project's tests on 2 cores). Counting this worker's own calls keeps
- * dispatch predictable: with `maxConcurrentCalls` N the worker takes new calls while fewer than
- * 0.7 N are active (the server's headroom), and reports itself full at N.
+ * Reporting the share of calls in use as it is made livekit-server stop offering calls at 0.7 of
+ * `maxCalls` (its target load), without a word to anyone: a call it offers to no worker is never
+ * offered again, so a caller rang out and a placed call waited for an agent until its room
+ * expired (seen in the campaign test: a rerun after a crash, with the crashed run's calls still
+ * up, lost two rows).
  *
- * Used by the development worker; the production worker (`npm run agent start`) uses
- * `WorkerLoadMonitor` and decides admission itself (see src/worker/admission.ts).
+ * The production worker (`npm run agent start`) uses `WorkerLoadMonitor` and src/worker/admission.ts,
+ * which also weigh its CPU and answer a declined caller busy.
  */
-export function callCountLoad(
-  maxConcurrentCalls: number,
-): (server: AgentServer) => Promise<number> {
-  return (server) => Promise.resolve(Math.min(1, server.activeJobs.length / maxConcurrentCalls));
+export class DevCallCapacity {
+  /** Calls running at the last load update. */
+  private running = 0;
+  /** Calls taken since then, not yet counted in `running` (their jobs may still be starting). */
+  private takenSince = 0;
+
+  constructor(private readonly maxCalls: number) {}
+
+  /** The framework's `loadFunc`: called every 2.5 s. */
+  readonly load = (server: Pick<AgentServer, 'activeJobs'>): Promise<number> => {
+    this.running = server.activeJobs.length;
+    this.takenSince = 0;
+    return Promise.resolve(reportedLoad(this.running / this.maxCalls));
+  };
+
+  /** Whether one more call fits; a call that fits is counted from now on. */
+  take(): boolean {
+    if (this.running + this.takenSince >= this.maxCalls) return false;
+    this.takenSince++;
+    return true;
+  }
 }
 
 /** CPU time used so far by each of the worker's processes, at one moment. */

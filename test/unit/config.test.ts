@@ -233,19 +233,6 @@ describe('parseConfig', () => {
   });
 });
 
-describe('worker load', () => {
-  it.each([
-    [0, 10, 0],
-    [3, 10, 0.3],
-    [10, 10, 1],
-    [12, 10, 1],
-  ])('%i active calls of %i report load %d', async (active, max, load) => {
-    const { callCountLoad } = await import('../../src/worker/load.js');
-    const server = { activeJobs: Array.from({ length: active }) } as never;
-    expect(await callCountLoad(max)(server)).toBe(load);
-  });
-});
-
 describe('.env files', () => {
   it('.env.example documents every variable the package reads, and nothing else', async () => {
     const text = await readFile('.env.example', 'utf8');

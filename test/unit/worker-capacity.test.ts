@@ -9,6 +9,7 @@ import {
   capacityUsage,
   cpuShareBetween,
   deriveCapacity,
+  DevCallCapacity,
   machineResources,
   MEASURED_CALL_COST,
   parseMemoryLimit,
@@ -68,6 +69,38 @@ describe('capacityUsage and reportedLoad', () => {
   ])('usage %f is reported as %f, below the server target', (usage, load) => {
     expect(reportedLoad(usage)).toBeCloseTo(load, 5);
     expect(reportedLoad(usage)).toBeLessThan(SERVER_TARGET_LOAD);
+  });
+});
+
+describe('DevCallCapacity (the development worker)', () => {
+  const server = (running: number) => ({ activeJobs: Array.from<never>({ length: running }) });
+
+  it.each([
+    [0, 10],
+    [3, 10],
+    [7, 10],
+    [10, 10],
+    [12, 10],
+  ])(
+    'with %i of %i calls running reports a load livekit-server still offers calls at',
+    async (running, max) => {
+      const load = await new DevCallCapacity(max).load(server(running));
+      expect(load).toBeCloseTo(reportedLoad(running / max), 5);
+      expect(load).toBeLessThan(SERVER_TARGET_LOAD);
+    },
+  );
+
+  it('takes calls up to its maximum, counting those taken since the last load update', async () => {
+    const capacity = new DevCallCapacity(7);
+    // Five running: at the server's 0.7 target, where reporting 5/7 made it stop offering calls.
+    await capacity.load(server(5));
+    expect(capacity.take()).toBe(true);
+    expect(capacity.take()).toBe(true);
+    expect(capacity.take()).toBe(false);
+    // The next update sees one of them ended.
+    await capacity.load(server(6));
+    expect(capacity.take()).toBe(true);
+    expect(capacity.take()).toBe(false);
   });
 });
 
