@@ -40,6 +40,11 @@ export const JournalEntrySchema = z.discriminatedUnion('type', [
   }),
   /** Written and synced before the dial: an attempt is used from here on, whatever follows. */
   z.object({ type: z.literal('started'), ...attempt, trunk: z.string() }),
+  /**
+   * The call's room, once the dialer has made it: a later run, after a kill, waits for a call
+   * still up there before it fills that seat (a kill leaves calls up).
+   */
+  z.object({ type: z.literal('placed'), ...attempt, room: z.string() }),
   /** How the dial ended. */
   z.object({
     type: z.literal('outcome'),

@@ -8,6 +8,7 @@ import {
   resultLineOf,
   type AttemptEndEntry,
   type DeferReason,
+  type JournalEntry,
   type OutcomeEntry,
   type RunEntry,
   type StartedEntry,
@@ -138,7 +139,13 @@ class CampaignRun {
     assertTrunks(this.list, this.policy);
     this.checkSameList();
     const skipped = this.plan();
+    const leftUp = callsLeftUp(this.store.entries);
     await this.store.append(this.runEntry(skipped));
+    for (const call of leftUp) this.holdSeatUntilOver(call);
+    if (leftUp.length > 0)
+      this.log(
+        `${leftUp.length} call(s) an earlier run placed may still be up; their seats are held until they end`,
+      );
     this.log(
       `${this.queue.length} row(s) to dial, ${this.list.rows.length - this.queue.length} done or skipped`,
     );
@@ -312,6 +319,25 @@ class CampaignRun {
     return earliest === undefined ? {} : { waitMs: earliest - now };
   }
 
+  /**
+   * A call a killed run left up holds its seat, campaign-wide and on its trunk, as the calls of
+   * this run do, until it is over (or this run stops).
+   */
+  private holdSeatUntilOver(call: { room: string; trunk: string }): void {
+    this.inFlight += 1;
+    this.trunkInFlight.set(call.trunk, (this.trunkInFlight.get(call.trunk) ?? 0) + 1);
+    const task: Promise<void> = this.dialer
+      .untilOver(call.room, this.stopping.signal)
+      .catch(() => undefined)
+      .finally(() => {
+        this.inFlight -= 1;
+        this.trunkInFlight.set(call.trunk, (this.trunkInFlight.get(call.trunk) ?? 1) - 1);
+        this.tasks.delete(task);
+        this.wake();
+      });
+    this.tasks.add(task);
+  }
+
   private start(item: Item, now: number): void {
     this.dequeue(item);
     this.inFlight += 1;
@@ -348,6 +374,13 @@ class CampaignRun {
       await this.notPlaced(started, err);
       return;
     }
+    await this.store.append({
+      type: 'placed',
+      atMs: this.clock.nowMs(),
+      rowId: item.row.id,
+      attempt: item.attempt,
+      room: placed.room,
+    });
     const outcome = await placed.outcome.catch((err: unknown): OutboundOutcome => ({
       result: 'failed',
       detail: `the dialer lost the outcome (${isSwitchboardError(err) ? err.code : 'error'})`,
@@ -572,4 +605,21 @@ export function formatDuration(ms: number): string {
   const min = Math.round(s / 60);
   if (min < 120) return `${min} min`;
   return `${Math.floor(min / 60)} h ${min % 60} min`;
+}
+
+/**
+ * The calls runs killed since the last run that ended (finished or stopped) placed, with their
+ * trunks: a run that ends hangs its calls up or sees them through, a killed one leaves them up.
+ * Rooms from `outcome` entries too, for journals written before `placed` entries were.
+ */
+export function callsLeftUp(entries: readonly JournalEntry[]): { room: string; trunk: string }[] {
+  const lastEnded = entries.findLastIndex((e) => e.type === 'finished' || e.type === 'stopped');
+  const trunks = new Map<string, string>();
+  const rooms = new Map<string, string>();
+  for (const e of entries.slice(lastEnded + 1)) {
+    if (e.type === 'started') trunks.set(`${e.attempt}:${e.rowId}`, e.trunk);
+    else if ((e.type === 'placed' || e.type === 'outcome') && e.room !== undefined)
+      rooms.set(e.room, trunks.get(`${e.attempt}:${e.rowId}`) ?? '');
+  }
+  return [...rooms].map(([room, trunk]) => ({ room, trunk }));
 }

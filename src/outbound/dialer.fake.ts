@@ -45,6 +45,8 @@ export class ScriptedDialer implements OutboundDialer {
   private readonly activePerTrunk = new Map<string, number>();
   private readonly script: Map<string, (ScriptedCall | OutboundResult)[]>;
   private readonly rejections = new Map<string, Error>();
+  /** Each room's call, over when its promise settles. */
+  private readonly over = new Map<string, Promise<void>>();
 
   constructor(
     private readonly clock: Clock,
@@ -52,6 +54,22 @@ export class ScriptedDialer implements OutboundDialer {
     private readonly timing: { ringMs?: number; talkMs?: number } = {},
   ) {
     this.script = new Map(Object.entries(script));
+  }
+
+  /**
+   * A call an earlier process placed, up at the callee's side in `room` on `trunk` for `forMs`
+   * more: counted in `maxConcurrent` as the callee sees it, and what `untilOver(room)` waits for.
+   */
+  callAlreadyUp(room: string, trunk: string, forMs: number): void {
+    this.countUp(trunk);
+    this.over.set(
+      room,
+      this.clock.sleep(forMs).finally(() => this.countDown(trunk)),
+    );
+  }
+
+  untilOver(room: string): Promise<void> {
+    return this.over.get(room) ?? Promise.resolve();
   }
 
   /** `place` rejects for this number (or '*': every number) with `error`, as for a missing trunk. */
@@ -80,27 +98,29 @@ export class ScriptedDialer implements OutboundDialer {
         ? (this.timing.talkMs ?? 10_000)
         : 0);
 
-    this.active += 1;
-    this.maxConcurrent = Math.max(this.maxConcurrent, this.active);
-    const onTrunk = (this.activePerTrunk.get(request.trunk) ?? 0) + 1;
-    this.activePerTrunk.set(request.trunk, onTrunk);
-    this.maxConcurrentPerTrunk.set(
-      request.trunk,
-      Math.max(this.maxConcurrentPerTrunk.get(request.trunk) ?? 0, onTrunk),
-    );
-
+    this.countUp(request.trunk);
     const outcome = this.clock.sleep(ringMs).then(() => call.outcome);
     const ended = outcome
       .then(() => this.clock.sleep(callMs))
-      .finally(() => {
-        this.active -= 1;
-        this.activePerTrunk.set(request.trunk, (this.activePerTrunk.get(request.trunk) ?? 1) - 1);
-      });
-    return Promise.resolve({
-      room: `call-out-fake-${this.placed.length}`,
-      outcome,
-      ended,
-      hangUp: () => Promise.resolve(),
-    });
+      .finally(() => this.countDown(request.trunk));
+    const room = `call-out-fake-${this.placed.length}`;
+    this.over.set(room, ended);
+    return Promise.resolve({ room, outcome, ended, hangUp: () => Promise.resolve() });
+  }
+
+  private countUp(trunk: string): void {
+    this.active += 1;
+    this.maxConcurrent = Math.max(this.maxConcurrent, this.active);
+    const onTrunk = (this.activePerTrunk.get(trunk) ?? 0) + 1;
+    this.activePerTrunk.set(trunk, onTrunk);
+    this.maxConcurrentPerTrunk.set(
+      trunk,
+      Math.max(this.maxConcurrentPerTrunk.get(trunk) ?? 0, onTrunk),
+    );
+  }
+
+  private countDown(trunk: string): void {
+    this.active -= 1;
+    this.activePerTrunk.set(trunk, (this.activePerTrunk.get(trunk) ?? 1) - 1);
   }
 }

@@ -30,4 +30,9 @@ export interface PlacedCall {
  */
 export interface OutboundDialer {
   place: (request: OutboundCallRequest, signal?: AbortSignal) => Promise<PlacedCall>;
+  /**
+   * Settles once the call placed in `room` is over (at once when it already is, or the room is
+   * unknown): for a call an earlier process placed, which it cannot follow through `ended`.
+   */
+  untilOver: (room: string, signal?: AbortSignal) => Promise<void>;
 }

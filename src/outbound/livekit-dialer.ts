@@ -159,5 +159,11 @@ export function liveKitDialer(
 
       return { room, outcome, ended, hangUp };
     },
+
+    async untilOver(room: string, signal?: AbortSignal): Promise<void> {
+      // A failed read (the server restarting) is read again: a seat is held until it is known.
+      while (signal?.aborted !== true && !(await callOver(room).catch(() => false)))
+        await clock.sleep(ENDED_POLL_MS, signal);
+    },
   };
 }

@@ -7,7 +7,7 @@ import { SimulatedClock } from '../../src/campaigns/clock.fake.js';
 import type { JournalEntry } from '../../src/campaigns/journal.js';
 import { parseCampaignList, type CampaignList } from '../../src/campaigns/list.js';
 import { parseCampaignPolicy, type CampaignPolicyInput } from '../../src/campaigns/policy.js';
-import { runCampaign, type CampaignRunResult } from '../../src/campaigns/runner.js';
+import { callsLeftUp, runCampaign, type CampaignRunResult } from '../../src/campaigns/runner.js';
 import { MemoryCampaignStore } from '../../src/campaigns/store.fake.js';
 import { SwitchboardError } from '../../src/errors/index.js';
 import { outcomeOf, ScriptedDialer, type ScriptedCall } from '../../src/outbound/dialer.fake.js';
@@ -35,11 +35,14 @@ interface Setup {
   doNotCall?: string[];
   clock?: SimulatedClock;
   signal?: AbortSignal;
+  /** Calls a killed earlier run left up at the callees. */
+  leftUp?: { room: string; trunk: string; forMs: number }[];
 }
 
 async function campaign(setup: Setup) {
   const clock = setup.clock ?? new SimulatedClock();
   const dialer = new ScriptedDialer(clock, setup.script, setup.timing);
+  for (const call of setup.leftUp ?? []) dialer.callAlreadyUp(call.room, call.trunk, call.forMs);
   const store = setup.store ?? new MemoryCampaignStore();
   const log: string[] = [];
   const startMs = clock.nowMs();
@@ -466,6 +469,24 @@ describe('resuming after a kill', () => {
     ];
   }
 
+  /** The journal with a `placed` entry after each `started` one. */
+  function withRooms(entries: JournalEntry[]): JournalEntry[] {
+    return entries.flatMap((e): JournalEntry[] =>
+      e.type === 'started'
+        ? [
+            e,
+            {
+              type: 'placed',
+              atMs: e.atMs,
+              rowId: e.rowId,
+              attempt: e.attempt,
+              room: `room-${e.rowId}-${e.attempt}`,
+            },
+          ]
+        : [e],
+    );
+  }
+
   it('does not redial an attempt that was started without an outcome', async () => {
     const list = numbers(3);
     const clock = new SimulatedClock();
@@ -488,6 +509,88 @@ describe('resuming after a kill', () => {
       ['1', 2],
       ['2', 1],
     ]);
+  });
+
+  it('holds the seats of calls the killed run left up until they end', async () => {
+    const list = numbers(3);
+    const [first, second] = list.rows.map((r) => r.id);
+    // Row 1 answered and still talking; row 2 placed, its outcome lost with the process.
+    const journal: JournalEntry[] = [
+      ...killedJournal(list).slice(0, 1),
+      { type: 'started', atMs: 1, rowId: first ?? '', attempt: 1, trunk: 'carrier' },
+      { type: 'placed', atMs: 2, rowId: first ?? '', attempt: 1, room: 'call-out-old-1' },
+      {
+        type: 'outcome',
+        atMs: 3,
+        rowId: first ?? '',
+        attempt: 1,
+        result: 'answered',
+        detail: 'answered',
+        room: 'call-out-old-1',
+      },
+      { type: 'started', atMs: 4, rowId: second ?? '', attempt: 1, trunk: 'carrier' },
+      { type: 'placed', atMs: 5, rowId: second ?? '', attempt: 1, room: 'call-out-old-2' },
+    ];
+    const clock = new SimulatedClock();
+    const { dialer, startsMs, result, log } = await campaign({
+      clock,
+      list,
+      store: MemoryCampaignStore.reopen(journal, clock.nowMs()),
+      policy: { concurrency: 2, rate: 100 },
+      timing: { ringMs: 1_000, talkMs: 10_000 },
+      leftUp: [
+        { room: 'call-out-old-1', trunk: 'carrier', forMs: 20_000 },
+        { room: 'call-out-old-2', trunk: 'carrier', forMs: 40_000 },
+      ],
+    });
+    // Both seats are taken until the first old call ends.
+    expect(startsMs).toEqual([20_000]);
+    expect(dialer.placed.map((p) => p.request.to)).toEqual([num(3)]);
+    expect(dialer.maxConcurrent).toBe(2);
+    expect(result.status.rows.map((r) => [r.id, r.state])).toEqual([
+      ['1', 'answered'],
+      ['2', 'interrupted'],
+      ['3', 'answered'],
+    ]);
+    expect(log).toContain(
+      '2 call(s) an earlier run placed may still be up; their seats are held until they end',
+    );
+  });
+
+  it('journals the room of each call it places, before the outcome', async () => {
+    const { store } = await campaign({ list: numbers(2), policy: { rate: 100 } });
+    const kinds = store.entries
+      .filter((e) => e.type === 'started' || e.type === 'placed' || e.type === 'outcome')
+      .map((e) => `${e.type}:${e.rowId}${e.type === 'started' ? '' : `:${e.room ?? ''}`}`);
+    expect(kinds.filter((k) => k.endsWith(':1') || k.includes(':1:'))).toEqual([
+      'started:1',
+      'placed:1:call-out-fake-1',
+      'outcome:1:call-out-fake-1',
+    ]);
+  });
+
+  it.each<[string, (list: CampaignList) => JournalEntry[], string[]]>([
+    [
+      'a killed run: its calls',
+      (l) => withRooms(killedJournal(l)),
+      ['room-1-1', 'room-1-2', 'room-2-1'],
+    ],
+    [
+      'a run that finished after it: none',
+      (l) => [...withRooms(killedJournal(l)), { type: 'finished', atMs: 9 }],
+      [],
+    ],
+    [
+      'a stopped run, then a killed one: the killed one’s',
+      (l) => [
+        ...withRooms(killedJournal(l)).slice(0, 4),
+        { type: 'stopped', atMs: 5, code: 'aborted', reason: 'Ctrl-C' },
+        ...withRooms(killedJournal(l)).slice(4),
+      ],
+      ['room-1-2', 'room-2-1'],
+    ],
+  ])('calls left up after %s', (_name, journal, rooms) => {
+    expect(callsLeftUp(journal(numbers(3))).map((c) => c.room)).toEqual(rooms);
   });
 
   it('resumes a busy row’s retries where they were, numbering attempts on', async () => {

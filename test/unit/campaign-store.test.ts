@@ -150,6 +150,8 @@ const dialer = {
     const outcome = sleep(40).then(() => ({ result: 'answered', detail: 'answered' }));
     return { room: 'r', outcome, ended: outcome.then(() => sleep(40)), hangUp: async () => {} };
   },
+  // The killed run's calls ended with it.
+  async untilOver() {},
 };
 const result = await runCampaign({ list, policy: parseCampaignPolicy({ trunk: 't', concurrency: 3, rate: 50 }), store, dialer });
 await store.close();
@@ -265,6 +267,7 @@ describe('status', () => {
           const outcome = Promise.resolve({ result: 'answered' as const, detail: 'answered' });
           return { room: 'r', outcome, ended: Promise.resolve(), hangUp: async () => undefined };
         },
+        untilOver: async () => undefined,
       }),
     };
     expect(
