@@ -104,7 +104,13 @@ describe('CallbackEndpoint: accepted', () => {
     ]);
     const store = stores.get(body.campaign);
     expect(store?.closed).toBe(true);
-    expect(store?.entries.map((e) => e.type)).toEqual(['run', 'started', 'outcome', 'finished']);
+    expect(store?.entries.map((e) => e.type)).toEqual([
+      'run',
+      'started',
+      'placed',
+      'outcome',
+      'finished',
+    ]);
     expect(store?.results).toMatchObject([{ rowId: 'callback', attempt: 1, result: 'answered' }]);
     expect(ep.inProgress).toBe(0);
     expect(log.join('\n')).toContain(`callback ${body.campaign}: completed; answered`);
@@ -336,6 +342,7 @@ describe('CallbackEndpoint: closing', () => {
     expect(stores.get(accepted.campaign)?.entries.map((e) => e.type)).toEqual([
       'run',
       'started',
+      'placed',
       'outcome',
       'stopped',
     ]);
