@@ -324,34 +324,32 @@ class CampaignRun {
    * this run do, until it is over (or this run stops).
    */
   private holdSeatUntilOver(call: { room: string; trunk: string }): void {
-    this.inFlight += 1;
-    this.trunkInFlight.set(call.trunk, (this.trunkInFlight.get(call.trunk) ?? 0) + 1);
-    const task: Promise<void> = this.dialer
-      .untilOver(call.room, this.stopping.signal)
-      .catch(() => undefined)
-      .finally(() => {
-        this.inFlight -= 1;
-        this.trunkInFlight.set(call.trunk, (this.trunkInFlight.get(call.trunk) ?? 1) - 1);
-        this.tasks.delete(task);
-        this.wake();
-      });
-    this.tasks.add(task);
+    this.seated(
+      call.trunk,
+      this.dialer.untilOver(call.room, this.stopping.signal).catch(() => undefined),
+    );
   }
 
   private start(item: Item, now: number): void {
     this.dequeue(item);
-    this.inFlight += 1;
-    this.trunkInFlight.set(item.trunk, (this.trunkInFlight.get(item.trunk) ?? 0) + 1);
     this.nextStartMs = now + 1000 / this.policy.rate;
     this.attemptsStarted += 1;
-    const task: Promise<void> = this.attempt(item)
-      .catch((err: unknown) => this.fail(err))
-      .finally(() => {
-        this.inFlight -= 1;
-        this.trunkInFlight.set(item.trunk, (this.trunkInFlight.get(item.trunk) ?? 1) - 1);
-        this.tasks.delete(task);
-        this.wake();
-      });
+    this.seated(
+      item.trunk,
+      this.attempt(item).catch((err: unknown) => this.fail(err)),
+    );
+  }
+
+  /** Holds a seat, campaign-wide and on `trunk`, while `work` runs; the task is owned until it settles. */
+  private seated(trunk: string, work: Promise<void>): void {
+    this.inFlight += 1;
+    this.trunkInFlight.set(trunk, (this.trunkInFlight.get(trunk) ?? 0) + 1);
+    const task: Promise<void> = work.finally(() => {
+      this.inFlight -= 1;
+      this.trunkInFlight.set(trunk, (this.trunkInFlight.get(trunk) ?? 1) - 1);
+      this.tasks.delete(task);
+      this.wake();
+    });
     this.tasks.add(task);
   }
 
