@@ -139,12 +139,12 @@ class CampaignRun {
     assertTrunks(this.list, this.policy);
     this.checkSameList();
     const skipped = this.plan();
-    const leftUp = callsLeftUp(this.store.entries);
+    const leftUp = await this.callsStillUp(callsLeftUp(this.store.entries));
     await this.store.append(this.runEntry(skipped));
     for (const call of leftUp) this.holdSeatUntilOver(call);
     if (leftUp.length > 0)
       this.log(
-        `${leftUp.length} call(s) an earlier run placed may still be up; their seats are held until they end`,
+        `${leftUp.length} call(s) an earlier run placed are still up; their seats are held until they end`,
       );
     this.log(
       `${this.queue.length} row(s) to dial, ${this.list.rows.length - this.queue.length} done or skipped`,
@@ -317,6 +317,15 @@ class CampaignRun {
       earliest = minDefined(earliest, opensAtMs);
     }
     return earliest === undefined ? {} : { waitMs: earliest - now };
+  }
+
+  /** Of the calls a killed run placed, those still up; all of them when LiveKit cannot say. */
+  private async callsStillUp<C extends { room: string }>(calls: C[]): Promise<C[]> {
+    if (calls.length === 0) return calls;
+    const up = await this.dialer.callsUp(calls.map((c) => c.room)).catch(() => undefined);
+    if (up === undefined) return calls;
+    const rooms = new Set(up);
+    return calls.filter((c) => rooms.has(c.room));
   }
 
   /**

@@ -47,6 +47,8 @@ export class ScriptedDialer implements OutboundDialer {
   private readonly rejections = new Map<string, Error>();
   /** Each room's call, over when its promise settles. */
   private readonly over = new Map<string, Promise<void>>();
+  /** Rooms whose call is up now. */
+  private readonly up = new Set<string>();
 
   constructor(
     private readonly clock: Clock,
@@ -62,14 +64,22 @@ export class ScriptedDialer implements OutboundDialer {
    */
   callAlreadyUp(room: string, trunk: string, forMs: number): void {
     this.countUp(trunk);
+    this.up.add(room);
     this.over.set(
       room,
-      this.clock.sleep(forMs).finally(() => this.countDown(trunk)),
+      this.clock.sleep(forMs).finally(() => {
+        this.up.delete(room);
+        this.countDown(trunk);
+      }),
     );
   }
 
   untilOver(room: string): Promise<void> {
     return this.over.get(room) ?? Promise.resolve();
+  }
+
+  callsUp(rooms: readonly string[]): Promise<string[]> {
+    return Promise.resolve(rooms.filter((r) => this.up.has(r)));
   }
 
   /** `place` rejects for this number (or '*': every number) with `error`, as for a missing trunk. */
@@ -104,7 +114,11 @@ export class ScriptedDialer implements OutboundDialer {
       .then(() => this.clock.sleep(callMs))
       .finally(() => this.countDown(request.trunk));
     const room = `call-out-fake-${this.placed.length}`;
-    this.over.set(room, ended);
+    this.up.add(room);
+    this.over.set(
+      room,
+      ended.finally(() => this.up.delete(room)),
+    );
     return Promise.resolve({ room, outcome, ended, hangUp: () => Promise.resolve() });
   }
 

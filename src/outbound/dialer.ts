@@ -35,4 +35,6 @@ export interface OutboundDialer {
    * unknown): for a call an earlier process placed, which it cannot follow through `ended`.
    */
   untilOver: (room: string, signal?: AbortSignal) => Promise<void>;
+  /** Of `rooms`, those whose call may still be up (their room is there): one look for many. */
+  callsUp: (rooms: readonly string[]) => Promise<string[]>;
 }

@@ -18,6 +18,8 @@ const ROOM_EMPTY_TIMEOUT_S = 60;
 /** How often the room is read while the dial is under way, and while the call lasts. Unit: ms. */
 const OUTCOME_POLL_MS = 250;
 const ENDED_POLL_MS = 1_000;
+/** Rooms asked about in one ListRooms request (its names filter), to keep requests small. */
+const ROOMS_PER_LOOKUP = 100;
 /**
  * With no outcome this long after the ringing timeout, the agent is taken to be gone (no worker,
  * a crashed job): the call is `failed` and the room deleted. Unit: ms.
@@ -158,6 +160,16 @@ export function liveKitDialer(
       stop.signal.addEventListener('abort', () => void hangUp(), { once: true });
 
       return { room, outcome, ended, hangUp };
+    },
+
+    async callsUp(candidates: readonly string[]): Promise<string[]> {
+      const up: string[] = [];
+      for (let i = 0; i < candidates.length; i += ROOMS_PER_LOOKUP) {
+        const batch = candidates.slice(i, i + ROOMS_PER_LOOKUP);
+        const there = new Set((await rooms.listRooms(batch)).map((r) => r.name));
+        up.push(...batch.filter((r) => there.has(r)));
+      }
+      return up;
     },
 
     async untilOver(room: string, signal?: AbortSignal): Promise<void> {

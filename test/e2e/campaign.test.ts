@@ -272,7 +272,7 @@ describe('a paced campaign', () => {
       );
       // The status names the rows that were never dialled and why.
       // The kill came with calls up (three seats, eleven rows left): the rerun held their seats.
-      expect(output).toMatch(/call\(s\) an earlier run placed may still be up/);
+      expect(output).toMatch(/call\(s\) an earlier run placed are still up/);
       expect(output).toMatch(/do_not_call/);
       expect(output).toMatch(/deferred|outside_calling_hours/);
     },

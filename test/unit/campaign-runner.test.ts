@@ -553,8 +553,22 @@ describe('resuming after a kill', () => {
       ['3', 'answered'],
     ]);
     expect(log).toContain(
-      '2 call(s) an earlier run placed may still be up; their seats are held until they end',
+      '2 call(s) an earlier run placed are still up; their seats are held until they end',
     );
+  });
+
+  it('holds no seat for a call of the killed run that has ended', async () => {
+    const list = numbers(3);
+    const clock = new SimulatedClock();
+    // The killed run's three rooms are gone (the dialer knows none of them as up).
+    const { startsMs, log } = await campaign({
+      clock,
+      list,
+      store: MemoryCampaignStore.reopen(withRooms(killedJournal(list)), clock.nowMs()),
+      policy: { concurrency: 1, rate: 100 },
+    });
+    expect(startsMs).toEqual([0]);
+    expect(log.filter((l) => l.includes('still up'))).toEqual([]);
   });
 
   it('journals the room of each call it places, before the outcome', async () => {

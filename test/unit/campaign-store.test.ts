@@ -152,6 +152,7 @@ const dialer = {
   },
   // The killed run's calls ended with it.
   async untilOver() {},
+  async callsUp() { return []; },
 };
 const result = await runCampaign({ list, policy: parseCampaignPolicy({ trunk: 't', concurrency: 3, rate: 50 }), store, dialer });
 await store.close();
@@ -268,6 +269,7 @@ describe('status', () => {
           return { room: 'r', outcome, ended: Promise.resolve(), hangUp: async () => undefined };
         },
         untilOver: async () => undefined,
+        callsUp: async () => [],
       }),
     };
     expect(
