@@ -6,7 +6,7 @@ import { WorkerMessage, WorkerStatus } from '@livekit/protocol';
  * a call is offered, with the load reported to LiveKit scaled under the server's target as the
  * production worker does (see reportedLoad).
  *
- * Reporting the share of calls in use as it is made livekit-server stop offering calls at 0.7 of
+ * Reported unscaled, the share of calls in use made livekit-server stop offering calls at 0.7 of
  * `maxCalls` (its target load), without a word to anyone: a call it offers to no worker is never
  * offered again, so a caller rang out and a placed call waited for an agent until its room
  * expired (seen in the campaign test: a rerun after a crash, with the crashed run's calls still
