@@ -12,13 +12,30 @@ export interface ScriptedLine {
   continuation?: { pauseMs: number; text: string };
 }
 
-/** When each line was said, counted from the start of the audio. Unit: seconds. */
+/**
+ * When each line was said, counted from the start of the audio: from its first sound to its last
+ * (espeak-ng's own leading and trailing silence is cut off). Unit: seconds.
+ */
 export interface SpokenLine {
   startS: number;
   endS: number;
   /** The pause of a line with a continuation. */
   pause?: { startS: number; endS: number };
 }
+
+/** sox effects that cut silence (below -50 dBFS) off both ends of a recording. */
+const TRIM_SILENCE = [
+  'silence',
+  '1',
+  '0.005',
+  '-50d',
+  'reverse',
+  'silence',
+  '1',
+  '0.005',
+  '-50d',
+  'reverse',
+];
 
 /**
  * One caller's side of a conversation as audio: espeak-ng phrases at fixed times over silence,
@@ -37,15 +54,20 @@ export async function renderConversation(
   const spoken: SpokenLine[] = [];
   let cursor = 0;
   const say = async (file: string, text: string): Promise<number> => {
+    const spokenRaw = `${file}.espeak.wav`;
     await run('espeak-ng', [
       '-v',
       speaker.voice ?? 'en-us',
       '-s',
       String(speaker.wordsPerMinute ?? 175),
       '-w',
-      file,
+      spokenRaw,
       text,
     ]);
+    // espeak-ng ends every utterance with about 300 ms of silence (and starts some with up to
+    // 30 ms). Left in, "end of speech" would be 300 ms after the caller fell silent, and a
+    // 300 ms pause mid-sentence would be 600 ms of silence.
+    await run('sox', [spokenRaw, file, ...TRIM_SILENCE]);
     const { stdout } = await run('soxi', ['-D', file]);
     return Number(stdout.trim());
   };
