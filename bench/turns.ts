@@ -86,7 +86,7 @@ async function call(
   caller: string,
   script: ScriptedLine[],
   port: number,
-): Promise<{ spoken: SpokenLine[]; loudMs: number[] }> {
+): Promise<{ spoken: SpokenLine[]; loudMs: number[]; audioStartMs: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'sb-turns-'));
   const last = script.at(-1)?.atSeconds ?? 0;
   const audio = await renderConversation(dir, script, last + 40);
@@ -100,7 +100,7 @@ async function call(
   ).finally(() => meter.close());
   const audioStart = callerAudioStartMs(result);
   const loudMs = meter.loudTimestamps().map((t) => performance.timeOrigin + t - audioStart);
-  return { spoken: audio.spoken, loudMs };
+  return { spoken: audio.spoken, loudMs, audioStartMs: audioStart };
 }
 
 function latencyScript(): ScriptedLine[] {
@@ -144,7 +144,15 @@ async function pauses(agent: Agent): Promise<{ premature: number; said: number; 
   return { premature, said: spoken.length, after };
 }
 
-async function bargeIn(agent: Agent): Promise<{ stops: number[]; tried: number }> {
+/** One barge-in, on the wall clock: the caller's first sound sent, the agent's last sound heard. */
+interface BargeIn {
+  sentAtMs: number;
+  stoppedAtMs: number;
+}
+
+async function bargeIn(
+  agent: Agent,
+): Promise<{ stops: number[]; tried: number; bargeIns: BargeIn[] }> {
   // Question, then a second question started this long after the first one ended: inside the
   // agent's answer (which lasts about four seconds).
   const into = (agent.answerAfterMs ?? 1_000) + 1_200;
@@ -160,8 +168,9 @@ async function bargeIn(agent: Agent): Promise<{ stops: number[]; tried: number }
     line,
     { atSeconds: line.atSeconds + questionS + into / 1000, text: QUESTIONS[1] ?? '' },
   ]);
-  const { spoken, loudMs } = await call(agent, '+15557700103', withBarge, 26104);
+  const { spoken, loudMs, audioStartMs } = await call(agent, '+15557700103', withBarge, 26104);
   const stops: number[] = [];
+  const bargeIns: BargeIn[] = [];
   let tried = 0;
   for (let i = 1; i < spoken.length; i += 2) {
     const start = (spoken[i]?.startS ?? 0) * 1000;
@@ -175,8 +184,35 @@ async function bargeIn(agent: Agent): Promise<{ stops: number[]; tried: number }
       lastLoud = t;
     }
     stops.push(lastLoud + 20 - start);
+    bargeIns.push({ sentAtMs: audioStartMs + start, stoppedAtMs: audioStartMs + lastLoud + 20 });
   }
-  return { stops, tried };
+  return { stops, tried, bargeIns };
+}
+
+/**
+ * Where a barge-in's time went, from the agent's records (dated on the same clock): the caller's
+ * first sound -> the VAD deciding they speak (livekit-sip, the SFU, the job's audio input and the
+ * VAD's windows); -> the agent's audio paused (the framework); -> silence at the caller (the
+ * paused output, the SFU, livekit-sip's mixer).
+ */
+function whereTheBargeInTimeWent(bargeIns: BargeIn[], records: CallRecord[]): void {
+  const heard = records.flatMap((r) =>
+    r.bargeIns.map((b) => ({ heardAtMs: Date.parse(b.heardAt), stoppedAfterMs: b.stoppedAfterMs })),
+  );
+  const toVad: number[] = [];
+  const toPause: number[] = [];
+  const toCaller: number[] = [];
+  for (const b of bargeIns) {
+    const h = heard.find((x) => x.heardAtMs > b.sentAtMs && x.heardAtMs < b.stoppedAtMs);
+    if (h === undefined) continue;
+    toVad.push(h.heardAtMs - b.sentAtMs);
+    toPause.push(h.stoppedAfterMs);
+    toCaller.push(b.stoppedAtMs - h.heardAtMs - h.stoppedAfterMs);
+  }
+  console.log(`    barge-ins matched to the records: ${toVad.length}/${bargeIns.length}`);
+  console.log(`    caller's first sound -> VAD hears speech:   ${p50p95(toVad)}`);
+  console.log(`    VAD hears speech -> agent audio paused:     ${p50p95(toPause)}`);
+  console.log(`    agent audio paused -> silence at the caller: ${p50p95(toCaller)}`);
 }
 
 function whereTheTimeWent(records: CallRecord[]): void {
@@ -292,7 +328,9 @@ async function main(): Promise<void> {
       30_000,
     );
     console.log(`\n${ours.label}, where the time went (call records, all three calls):`);
-    whereTheTimeWent(await readCallRecords(ours.recordsDir));
+    const records = await readCallRecords(ours.recordsDir);
+    whereTheTimeWent(records);
+    if (ro !== undefined) whereTheBargeInTimeWent(ro.barge.bargeIns, records);
   } finally {
     for (const line of lines) await line.release();
     await ours.worker?.stop();

@@ -14,6 +14,7 @@ export class CallTracker {
   private readonly turns: CallRecord['turns'] = [];
   private readonly toolCalls: CallRecord['toolCalls'] = [];
   private readonly transfers: TransferRecord[] = [];
+  private readonly bargeIns: CallRecord['bargeIns'] = [];
   private readonly annotations: Record<string, string | number | boolean> = {};
   private outboundCall?: OutboundRecord;
   private readonly timings = new Map<string, CallRecord['turnTimings'][number]>();
@@ -92,6 +93,15 @@ export class CallTracker {
     this.changed();
   }
 
+  /** The agent stopped talking for the caller, who the VAD heard from `heardAt` on. */
+  callerCutIn(heardAt: Date, stoppedAt: Date): void {
+    this.bargeIns.push({
+      heardAt: heardAt.toISOString(),
+      stoppedAfterMs: Math.max(0, stoppedAt.getTime() - heardAt.getTime()),
+    });
+    this.changed();
+  }
+
   /** Adds a reply's timings as the framework reports them (end of turn, then LLM, then TTS). */
   addTiming(
     speechId: string,
@@ -153,6 +163,7 @@ export class CallTracker {
       turns: this.turns,
       toolCalls: this.toolCalls,
       transfers: this.transfers,
+      bargeIns: this.bargeIns,
       ...(this.outboundCall === undefined ? {} : { outbound: { ...this.outboundCall } }),
       ...(Object.keys(this.annotations).length === 0
         ? {}

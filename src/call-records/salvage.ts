@@ -21,6 +21,7 @@ const REQUIRED_FALLBACKS = (now: string): { [K in keyof Shape]?: unknown } => ({
   toolCalls: [],
   turnTimings: [],
   transfers: [],
+  bargeIns: [],
   usage: { sttAudioSeconds: 0, llmPromptTokens: 0, llmCompletionTokens: 0, ttsCharacters: 0 },
 });
 

@@ -131,6 +131,14 @@ export const CallRecordSchema = z.object({
       endOfTurnThreshold: z.number().min(0).max(1).optional(),
     }),
   ),
+  /**
+   * Each time the agent stopped talking because the caller spoke over it (barge-in): when the
+   * VAD decided the caller was speaking, and how long after that the agent's audio was stopped.
+   * The caller's audio reaches the VAD, and the agent's silence reaches the caller, outside this.
+   */
+  bargeIns: z
+    .array(z.object({ heardAt: z.iso.datetime(), stoppedAfterMs: z.number().nonnegative() }))
+    .default([]),
   /** Present on a call the agent placed (direction outbound). */
   outbound: OutboundRecordSchema.optional(),
   /** Transfers tried during the call, in order (the last one decides a `transferred` outcome). */

@@ -52,6 +52,7 @@ export function unseenCallerRecord(call: {
     turns: [],
     toolCalls: [],
     transfers: [],
+    bargeIns: [],
     turnTimings: [],
     usage: { sttAudioSeconds: 0, llmPromptTokens: 0, llmCompletionTokens: 0, ttsCharacters: 0 },
   };

@@ -8,6 +8,10 @@ export interface RecordedSession {
     cb: (ev: voice.AgentStateChangedEvent) => void,
   ): unknown;
   on(
+    event: voice.AgentSessionEventTypes.UserStateChanged,
+    cb: (ev: voice.UserStateChangedEvent) => void,
+  ): unknown;
+  on(
     event: voice.AgentSessionEventTypes.ConversationItemAdded,
     cb: (ev: voice.ConversationItemAddedEvent) => void,
   ): unknown;
@@ -26,8 +30,9 @@ export interface RecordedSession {
 }
 
 /**
- * Feeds the call record from the session: the first agent audio, every turn (with barge-in),
- * tool calls with their results, usage, and where each reply's time went.
+ * Feeds the call record from the session: the first agent audio, every turn (with barge-in and
+ * how quickly the agent stopped for it), tool calls with their results, usage, and where each
+ * reply's time went.
  */
 export function recordSession(session: RecordedSession, tracker: CallTracker): void {
   // The turn detector's verdict comes before the turn's metrics, which carry its speech ID.
@@ -35,8 +40,22 @@ export function recordSession(session: RecordedSession, tracker: CallTracker): v
   session.on(voice.AgentSessionEventTypes.EotPrediction, (ev) => {
     prediction = { endOfTurnProbability: ev.probability, endOfTurnThreshold: ev.threshold };
   });
+  // When the VAD last decided the caller was speaking, while they still are.
+  let callerSpeakingSince: number | undefined;
+  session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
+    callerSpeakingSince = ev.newState === 'speaking' ? ev.createdAt : undefined;
+  });
   session.on(voice.AgentSessionEventTypes.AgentStateChanged, (ev) => {
     if (ev.newState === 'speaking') tracker.agentStartedSpeaking();
+    // The framework stops (pauses) the agent's audio and moves it to listening when the caller
+    // cuts in; an agent that finished on its own while the caller spoke counts too: either way
+    // the caller spoke and the agent went quiet.
+    if (
+      ev.oldState === 'speaking' &&
+      ev.newState === 'listening' &&
+      callerSpeakingSince !== undefined
+    )
+      tracker.callerCutIn(new Date(callerSpeakingSince), new Date(ev.createdAt));
   });
   session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
     if (ev.item.type !== 'message') return;

@@ -56,7 +56,8 @@ async function phoneCall(opts: {
   expect(result.answered).toBe(true);
   const start = callerAudioStartMs(result);
   const loudMs = meter.loudTimestamps().map((t) => performance.timeOrigin + t - start);
-  return { spoken: audio.spoken, loudMs };
+  // The caller's audio start on the wall clock: the agent's records are dated on it.
+  return { spoken: audio.spoken, loudMs, audioStartMs: start };
 }
 
 const firstAfter = (times: number[], t: number) => times.find((x) => x > t);
@@ -152,7 +153,11 @@ describe('turn-taking', () => {
       1,
     );
     const questionS = rendered.spoken[0]?.endS ?? 0;
-    const { spoken, loudMs } = await phoneCall({
+    const {
+      spoken,
+      loudMs,
+      audioStartMs: callStartMs,
+    } = await phoneCall({
       caller,
       script: [
         { atSeconds: 9, text: question },
@@ -179,6 +184,14 @@ describe('turn-taking', () => {
     );
     const opening = record.turns.find((t) => t.role === 'agent' && /Monday/.test(t.text));
     expect(opening?.interrupted).toBe(true);
+    // The record dates the barge-in: the VAD heard the caller after the second question began,
+    // before the agent's audio stopped at the phone, and the agent stopped soon after.
+    const bargeIn = record.bargeIns[0];
+    expect(bargeIn).toBeDefined();
+    const heardMs = Date.parse(bargeIn?.heardAt ?? '') - callStartMs;
+    expect(heardMs).toBeGreaterThan(bargeAt);
+    expect(heardMs).toBeLessThan(lastLoud);
+    expect(bargeIn?.stoppedAfterMs).toBeLessThan(BARGE_IN_BOUND_MS);
     // The second question was heard and answered.
     expect(record.turns.some((t) => t.role === 'agent' && /Main Street/.test(t.text))).toBe(true);
   });

@@ -273,6 +273,79 @@ describe('recordSession', () => {
   });
 });
 
+describe('recordSession: barge-in timing', () => {
+  function recording() {
+    const session = new EventEmitter();
+    const tracker = new CallTracker({
+      callId: 'AJ',
+      room: 'r',
+      agentName: 'a',
+      caller: phoneCaller,
+    });
+    const recorded: unknown = session;
+    recordSession(recorded as RecordedSession, tracker);
+    return { session, tracker, T: voice.AgentSessionEventTypes };
+  }
+  const at = (ms: number) => Date.parse('2026-11-30T12:00:00.000Z') + ms;
+
+  it('records when the VAD heard the caller and how long the agent took to stop', () => {
+    const { session, tracker, T } = recording();
+    session.emit(T.AgentStateChanged, {
+      oldState: 'thinking',
+      newState: 'speaking',
+      createdAt: at(0),
+    });
+    session.emit(T.UserStateChanged, {
+      oldState: 'listening',
+      newState: 'speaking',
+      createdAt: at(2_000),
+    });
+    session.emit(T.AgentStateChanged, {
+      oldState: 'speaking',
+      newState: 'listening',
+      createdAt: at(2_034),
+    });
+    expect(tracker.toRecord().bargeIns).toEqual([
+      { heardAt: '2026-11-30T12:00:02.000Z', stoppedAfterMs: 34 },
+    ]);
+  });
+
+  it('records nothing when the agent finishes with the caller silent, or the caller speaks while it listens', () => {
+    const { session, tracker, T } = recording();
+    session.emit(T.AgentStateChanged, {
+      oldState: 'thinking',
+      newState: 'speaking',
+      createdAt: at(0),
+    });
+    session.emit(T.UserStateChanged, {
+      oldState: 'listening',
+      newState: 'speaking',
+      createdAt: at(500),
+    });
+    session.emit(T.UserStateChanged, {
+      oldState: 'speaking',
+      newState: 'listening',
+      createdAt: at(900),
+    });
+    session.emit(T.AgentStateChanged, {
+      oldState: 'speaking',
+      newState: 'listening',
+      createdAt: at(3_000),
+    });
+    session.emit(T.UserStateChanged, {
+      oldState: 'listening',
+      newState: 'speaking',
+      createdAt: at(4_000),
+    });
+    session.emit(T.AgentStateChanged, {
+      oldState: 'listening',
+      newState: 'thinking',
+      createdAt: at(5_000),
+    });
+    expect(tracker.toRecord().bargeIns).toEqual([]);
+  });
+});
+
 describe('SilenceWatch', () => {
   /** Timers the test fires by hand: no waiting. */
   function manualTimers() {
