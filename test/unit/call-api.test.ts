@@ -194,18 +194,18 @@ describe('guardTools', () => {
   });
 });
 
+/** A session (an event emitter standing in for AgentSession's events) feeding a call record. */
+function recording() {
+  const session = new EventEmitter();
+  const tracker = new CallTracker({ callId: 'AJ', room: 'r', agentName: 'a', caller: phoneCaller });
+  const recorded: unknown = session;
+  recordSession(recorded as RecordedSession, tracker);
+  return { session, tracker, T: voice.AgentSessionEventTypes };
+}
+
 describe('recordSession', () => {
   it('puts turns, barge-in, tool calls, usage and timings from the session into the record', () => {
-    const session = new EventEmitter();
-    const tracker = new CallTracker({
-      callId: 'AJ',
-      room: 'r',
-      agentName: 'a',
-      caller: phoneCaller,
-    });
-    const recorded: unknown = session;
-    recordSession(recorded as RecordedSession, tracker);
-    const T = voice.AgentSessionEventTypes;
+    const { session, tracker, T } = recording();
     session.emit(T.AgentStateChanged, { newState: 'speaking' });
     session.emit(T.ConversationItemAdded, {
       item: { type: 'message', role: 'assistant', textContent: 'Hello.', interrupted: true },
@@ -274,74 +274,37 @@ describe('recordSession', () => {
 });
 
 describe('recordSession: barge-in timing', () => {
-  function recording() {
-    const session = new EventEmitter();
-    const tracker = new CallTracker({
-      callId: 'AJ',
-      room: 'r',
-      agentName: 'a',
-      caller: phoneCaller,
-    });
-    const recorded: unknown = session;
-    recordSession(recorded as RecordedSession, tracker);
-    return { session, tracker, T: voice.AgentSessionEventTypes };
+  /** A recorded session and its state changes, each at `ms` after a fixed instant. */
+  function stateChanges() {
+    const { session, tracker, T } = recording();
+    const createdAt = (ms: number) => Date.parse('2026-11-30T12:00:00.000Z') + ms;
+    return {
+      tracker,
+      agent: (oldState: string, newState: string, ms: number) =>
+        session.emit(T.AgentStateChanged, { oldState, newState, createdAt: createdAt(ms) }),
+      caller: (oldState: string, newState: string, ms: number) =>
+        session.emit(T.UserStateChanged, { oldState, newState, createdAt: createdAt(ms) }),
+    };
   }
-  const at = (ms: number) => Date.parse('2026-11-30T12:00:00.000Z') + ms;
 
   it('records when the VAD heard the caller and how long the agent took to stop', () => {
-    const { session, tracker, T } = recording();
-    session.emit(T.AgentStateChanged, {
-      oldState: 'thinking',
-      newState: 'speaking',
-      createdAt: at(0),
-    });
-    session.emit(T.UserStateChanged, {
-      oldState: 'listening',
-      newState: 'speaking',
-      createdAt: at(2_000),
-    });
-    session.emit(T.AgentStateChanged, {
-      oldState: 'speaking',
-      newState: 'listening',
-      createdAt: at(2_034),
-    });
+    const { tracker, agent, caller } = stateChanges();
+    agent('thinking', 'speaking', 0);
+    caller('listening', 'speaking', 2_000);
+    agent('speaking', 'listening', 2_034);
     expect(tracker.toRecord().bargeIns).toEqual([
       { heardAt: '2026-11-30T12:00:02.000Z', stoppedAfterMs: 34 },
     ]);
   });
 
   it('records nothing when the agent finishes with the caller silent, or the caller speaks while it listens', () => {
-    const { session, tracker, T } = recording();
-    session.emit(T.AgentStateChanged, {
-      oldState: 'thinking',
-      newState: 'speaking',
-      createdAt: at(0),
-    });
-    session.emit(T.UserStateChanged, {
-      oldState: 'listening',
-      newState: 'speaking',
-      createdAt: at(500),
-    });
-    session.emit(T.UserStateChanged, {
-      oldState: 'speaking',
-      newState: 'listening',
-      createdAt: at(900),
-    });
-    session.emit(T.AgentStateChanged, {
-      oldState: 'speaking',
-      newState: 'listening',
-      createdAt: at(3_000),
-    });
-    session.emit(T.UserStateChanged, {
-      oldState: 'listening',
-      newState: 'speaking',
-      createdAt: at(4_000),
-    });
-    session.emit(T.AgentStateChanged, {
-      oldState: 'listening',
-      newState: 'thinking',
-      createdAt: at(5_000),
-    });
+    const { tracker, agent, caller } = stateChanges();
+    agent('thinking', 'speaking', 0);
+    caller('listening', 'speaking', 500);
+    caller('speaking', 'listening', 900);
+    agent('speaking', 'listening', 3_000);
+    caller('listening', 'speaking', 4_000);
+    agent('listening', 'thinking', 5_000);
     expect(tracker.toRecord().bargeIns).toEqual([]);
   });
 });
