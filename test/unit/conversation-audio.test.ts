@@ -3,10 +3,11 @@
  * where its sound is, so "end of caller speech" and a mid-sentence pause are measured from what
  * the caller actually sends. Needs espeak-ng and sox (what the stack installs), not the stack.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { levelDbfs } from '../../stack/offline-speech/realtime-transcription.js';
 import { renderConversation } from '../support/conversation-audio.js';
 
 const RATE = 48_000;
@@ -14,9 +15,7 @@ const RATE = 48_000;
 /** Level of 10 ms of the 48 kHz WAV starting at `atS`, in dBFS. */
 function levelDb(samples: Int16Array, atS: number): number {
   const from = Math.round(atS * RATE);
-  const window = samples.subarray(from, from + RATE / 100);
-  const power = window.reduce((sum, x) => sum + x * x, 0) / Math.max(1, window.length);
-  return power === 0 ? -Infinity : 10 * Math.log10(power / 32768 ** 2);
+  return levelDbfs(samples.subarray(from, from + RATE / 100));
 }
 
 describe('renderConversation', () => {
@@ -36,6 +35,7 @@ describe('renderConversation', () => {
     );
     // A canonical 44-byte header: sox writes one for plain 16-bit PCM.
     const bytes = await readFile(wav);
+    await rm(dir, { recursive: true, force: true });
     const samples = new Int16Array(bytes.buffer, bytes.byteOffset + 44, (bytes.length - 44) / 2);
     const [plain, paused] = spoken;
     expect(plain?.startS).toBe(1);
