@@ -13,13 +13,14 @@ import {
 import { SipClient } from 'livekit-server-sdk';
 import { createRecordSink, startRecordRetention } from '../call-records/index.js';
 import { TrunkHeaderDirectory } from '../caller/index.js';
-import { loadConfig, type Config } from '../config/index.js';
+import { inheritedEnvironment, loadConfig, type Config } from '../config/index.js';
 import { isSwitchboardError, type SwitchboardError } from '../errors/index.js';
 import { preflight } from '../livekit/preflight.js';
 import { createSpeechModels } from '../models/index.js';
 import {
   DevCallCapacity,
   INITIALIZE_PROCESS_TIMEOUT_MS,
+  limitJobProcessMemory,
   parseStartArgs,
   redactLogger,
   runProductionWorker,
@@ -130,6 +131,7 @@ export async function runAgentWorker(agent: CallAgent, moduleUrl: string): Promi
       });
       return;
     }
+    limitJobProcessMemory(config.jobMemory, process.execArgv, inheritedEnvironment());
     const callAccepted = spareProcessHold(config.spareProcessHoldMs);
     const capacity = new DevCallCapacity(config.maxConcurrentCalls);
     cli.runApp(

@@ -10,6 +10,11 @@ import {
   type MachineResources,
 } from '../worker/capacity.js';
 import {
+  DEFAULT_JOB_MALLOC_ARENAS,
+  DEFAULT_JOB_SEMI_SPACE_MB,
+  type JobProcessMemory,
+} from '../worker/job-process-memory.js';
+import {
   LOCAL_API_KEY,
   LOCAL_API_SECRET,
   localLivekitUrl,
@@ -155,6 +160,28 @@ const EnvSchema = z.object({
    * before it loads, so that its ~3.4 s of start-up CPU does not slow the call's set-up. 0: no wait.
    */
   AGENT_SPARE_PROCESS_HOLD_MS: z.coerce.number().int().min(0).max(10_000).default(1_500),
+  /**
+   * Unit: MiB. The most each of V8's two young-generation semi-spaces may grow to in the job
+   * processes (src/worker/job-process-memory.ts). 0: V8's default (16 on 64-bit).
+   */
+  AGENT_JOB_SEMI_SPACE_MB: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(64)
+    .default(DEFAULT_JOB_SEMI_SPACE_MB),
+  /**
+   * glibc's malloc arenas in the job processes (src/worker/job-process-memory.ts). 0: glibc's
+   * default (eight per core). Ignored when MALLOC_ARENA_MAX is set: that applies everywhere.
+   */
+  AGENT_JOB_MALLOC_ARENAS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(64)
+    .default(DEFAULT_JOB_MALLOC_ARENAS),
+  /** glibc's own; read only to leave it standing (forked processes inherit it). */
+  MALLOC_ARENA_MAX: z.coerce.number().int().min(1).optional(),
   /** Calls one worker takes at once. Unset: what the machine fits (src/worker/capacity.ts). */
   AGENT_MAX_CALLS: z.coerce.number().int().min(1).max(1000).optional(),
   /** Share of one core a call costs, for the derived AGENT_MAX_CALLS. Default: measured, 0.22. */
@@ -290,6 +317,8 @@ export interface Config {
    * loads (src/worker/spare-process-hold.ts). Unit: ms; 0 turns the wait off.
    */
   spareProcessHoldMs: number;
+  /** What the worker's forked processes may keep of memory a call never uses. */
+  jobMemory: JobProcessMemory;
   /**
    * Calls this worker handles at once; its reported load is active calls / this. AGENT_MAX_CALLS,
    * else what the machine fits (`capacity`).
@@ -436,6 +465,12 @@ export function parseConfig(
     ...(e.WEB_PORT === undefined ? {} : { webPort: e.WEB_PORT }),
     idleProcesses: e.AGENT_IDLE_PROCESSES,
     spareProcessHoldMs: e.AGENT_SPARE_PROCESS_HOLD_MS,
+    jobMemory: {
+      semiSpaceMb: e.AGENT_JOB_SEMI_SPACE_MB,
+      ...(e.MALLOC_ARENA_MAX === undefined && e.AGENT_JOB_MALLOC_ARENAS > 0
+        ? { mallocArenas: e.AGENT_JOB_MALLOC_ARENAS }
+        : {}),
+    },
     maxConcurrentCalls: capacity.maxCalls,
     capacity,
     phoneReservedCalls:
@@ -502,6 +537,14 @@ export function loadConfig(envFile = ENV_FILE): Readonly<Config> {
     }
   }
   return parseConfig(process.env);
+}
+
+/**
+ * The environment the worker's forked processes inherit, written for what they must be given as
+ * they start (src/worker/job-process-memory.ts); configuration is read only by loadConfig.
+ */
+export function inheritedEnvironment(): NodeJS.ProcessEnv {
+  return process.env;
 }
 
 /** Read by loadConfig when present; never committed (.gitignore), see .env.example. */

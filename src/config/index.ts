@@ -1,6 +1,7 @@
 export {
   ENV_FILE,
   ENV_VARIABLES,
+  inheritedEnvironment,
   loadConfig,
   parseConfig,
   type Config,

@@ -73,6 +73,12 @@ export {
   unlaunchedJobProbe,
 } from './production-worker.js';
 export {
+  DEFAULT_JOB_MALLOC_ARENAS,
+  DEFAULT_JOB_SEMI_SPACE_MB,
+  limitJobProcessMemory,
+  type JobProcessMemory,
+} from './job-process-memory.js';
+export {
   holdSpareProcesses,
   installSpareProcessGate,
   MAX_SPARE_PROCESS_HOLD_MS,

@@ -9,7 +9,7 @@ import {
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { createRecordSink, startRecordRetention } from '../call-records/index.js';
 import { isAgent } from '../caller/index.js';
-import type { Config } from '../config/index.js';
+import { inheritedEnvironment, type Config } from '../config/index.js';
 import { SwitchboardError } from '../errors/index.js';
 import { Admission, launchDeadlineMs, type UnlaunchedJob } from './admission.js';
 import { answerBusyUnlessTaken, livekitCallRoomProbe, type CallRoomProbe } from './busy-guard.js';
@@ -21,6 +21,7 @@ import {
   type PhaseEvent,
   type WorkerPhase,
 } from './health.js';
+import { limitJobProcessMemory } from './job-process-memory.js';
 import { announceLoad, reportedLoad, WorkerLoadMonitor, type CpuSample } from './load.js';
 import { redactFrameworkLogs } from './log-redaction.js';
 import { startOrphanRecovery } from './orphaned-calls.js';
@@ -261,6 +262,7 @@ export async function runProductionWorker(opts: {
     }
   };
 
+  limitJobProcessMemory(config.jobMemory, process.execArgv, inheritedEnvironment());
   const callAccepted = spareProcessHold(config.spareProcessHoldMs);
   const requestFunc = async (req: JobRequest): Promise<void> => {
     const channel = await channelOf(req);

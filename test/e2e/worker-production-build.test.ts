@@ -14,7 +14,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCallRecords } from '../../src/call-records/index.js';
-import { readProcessTree } from '../../src/worker/index.js';
+import {
+  DEFAULT_JOB_MALLOC_ARENAS,
+  DEFAULT_JOB_SEMI_SPACE_MB,
+  readProcessTree,
+} from '../../src/worker/index.js';
 import { startAgentWorker, workerHealth, type AgentWorker } from '../support/agent-worker.js';
 import { provisionLine, sippCall, type PhoneLine } from '../support/phone-lines.js';
 import { RtpMeter } from '../support/rtp-meter.js';
@@ -28,6 +32,10 @@ interface SpareProcess {
   pid: number;
   /** The hold in its command line (the gate's URL in the inherited execArgv). Unit: ms. */
   holdMs: number;
+  /** The young-generation limit in its command line (inherited execArgv). Unit: MiB. */
+  semiSpaceMb: number;
+  /** glibc's arena limit in its environment (inherited). */
+  mallocArenaMax: string | undefined;
   firstSeenAt: number;
   /** Highest CPU time read until 300 ms before its hold ended, from when it was first seen. */
   cpuMsHeld: number;
@@ -50,8 +58,10 @@ async function watchSpareProcesses(
     for (const p of await readProcessTree(workerPid)) {
       if (before.has(p.pid) || p.pid === workerPid) continue;
       let cmdline: string;
+      let environ: string[];
       try {
         cmdline = (await readFile(`/proc/${p.pid}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+        environ = (await readFile(`/proc/${p.pid}/environ`, 'utf8')).split('\0');
       } catch {
         continue; // exited
       }
@@ -60,6 +70,8 @@ async function watchSpareProcesses(
       const entry = seen.get(p.pid) ?? {
         pid: p.pid,
         holdMs: hold === undefined ? NaN : Number(hold),
+        semiSpaceMb: Number(/--max-semi-space-size=(\d+)/.exec(cmdline)?.[1] ?? NaN),
+        mallocArenaMax: environ.find((v) => v.startsWith('MALLOC_ARENA_MAX='))?.split('=')[1],
         firstSeenAt: Date.now(),
         cpuMsHeld: 0,
         heldReadings: 0,
@@ -171,6 +183,9 @@ describe('the production build', () => {
     const [spare, ...others] = await spares;
     expect(others).toEqual([]);
     expect(spare?.holdMs).toBe(1_500);
+    // Its memory limits (src/worker/job-process-memory.ts) reached it through what it inherited.
+    expect(spare?.semiSpaceMb).toBe(DEFAULT_JOB_SEMI_SPACE_MB);
+    expect(spare?.mallocArenaMax).toBe(String(DEFAULT_JOB_MALLOC_ARENAS));
     expect(spare?.heldReadings, JSON.stringify(spare)).toBeGreaterThan(3);
     // Node's own start-up only: loading the framework takes seconds of CPU.
     expect(spare?.cpuMsHeld, JSON.stringify(spare)).toBeLessThan(400);
