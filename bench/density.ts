@@ -17,7 +17,8 @@
  *     100 ms at a caller, a turn unanswered (or a call not answered, or one dropped), or until
  *     --max-calls or --max-minutes.
  *
- * It reports calls held, PSS and CPU per call ((at n calls - idle) / n), where the CPU goes (by
+ * It reports calls held, PSS and CPU per call ((at n calls - idle) / n), where the memory of a job
+ * process in a call goes (V8's heap, malloc, files), where the CPU goes (by
  * process, by thread of the busiest job process, and with --profile a V8 CPU profile of that job
  * process under load), side by side, and writes every figure to a JSON file.
  *
@@ -45,11 +46,13 @@ import {
   cpuMsBetween,
   machineBusyBetween,
   readMachineCpu,
+  readPssBreakdown,
   readPssKb,
   readThreads,
   readTree,
   threadGroup,
   type ProcessKind,
+  type PssBreakdown,
 } from './density/proc.js';
 import { profileProcess, summarizeCpuProfile, type ProfileSummary } from './density/profile.js';
 import {
@@ -108,6 +111,11 @@ const ANSWER_TIMEOUT_MS = 30_000;
 /** The idle worker: wait for prewarming to end (CPU below this share of a core), then measure. */
 const IDLE_QUIET_SHARE = 0.1;
 const IDLE_QUIET_MAX_MS = 90_000;
+/**
+ * A job process using at least this share of a core over a window is in a call: one in a call
+ * used 5-18 % here, an idle (prewarmed) one under 1 %.
+ */
+const IN_CALL_CPU_SHARE = 0.02;
 const IDLE_WINDOW_MS = 10_000;
 const KB_PER_MIB = 1024;
 
@@ -156,6 +164,11 @@ interface WindowReading {
   /** The benchmark's own event loop: its longest delay (a late timestamp of an RTP packet). */
   loopDelayMaxMs: number;
   busiestJob?: { pid: number; cpu: number; threads: { name: string; cpu: number }[] };
+  /**
+   * The job process in a call (over IN_CALL_CPU_SHARE of a core in the window) with the median
+   * PSS, by where its memory is, and how many were in a call.
+   */
+  callJobMemory?: PssBreakdown & { pid: number; inCall: number };
 }
 
 interface Step extends Omit<WindowReading, 'fromMs' | 'toMs'> {
@@ -258,6 +271,20 @@ async function readWindow(
         .sort((a, b) => b.cpu - a.cpu),
     };
   }
+  const inCall = tree1.filter(
+    (p) => p.kind === 'job process' && (used.get(p.pid) ?? 0) / elapsed >= IN_CALL_CPU_SHARE,
+  );
+  const breakdowns = (
+    await Promise.all(
+      inCall.map(async (p) => {
+        const b = await readPssBreakdown(p.pid);
+        return b === undefined ? undefined : { ...b, pid: p.pid };
+      }),
+    )
+  )
+    .filter((b) => b !== undefined)
+    .sort((a, b) => a.pssKb - b.pssKb);
+  const median = breakdowns[Math.floor((breakdowns.length - 1) / 2)];
   return {
     fromMs,
     toMs,
@@ -271,6 +298,7 @@ async function readWindow(
         : machineBusyBetween(machine0, machine1),
     loopDelayMaxMs,
     ...(busiestJob === undefined ? {} : { busiestJob }),
+    ...(median === undefined ? {} : { callJobMemory: { ...median, inCall: breakdowns.length } }),
   };
 }
 
@@ -581,6 +609,11 @@ function printWhereCpuGoes(r: AgentResult): void {
       `    busiest job process (pid ${at.busiestJob.pid}, ${pct(at.busiestJob.cpu)}), by thread: ${at.busiestJob.threads.map((t) => `${t.name} ${pct(t.cpu)}`).join(', ')}`,
     );
   }
+  const m = at.callJobMemory;
+  if (m !== undefined)
+    console.log(
+      `  where the memory goes at ${at.calls} call(s): the median job process in a call (pid ${m.pid}, of ${m.inCall}), PSS ${mib(m.pssKb)}: V8 heap pages ${mib(m.v8PagesKb)}, main malloc arena ([heap]) ${mib(m.brkKb)}, other anonymous (other threads' arenas, stacks, V8 large objects) ${mib(m.otherAnonKb)}, files ${mib(m.fileKb)}`,
+    );
   const p = r.profile;
   if (p === undefined) return;
   if ('error' in p) {

@@ -41,6 +41,55 @@ export function parseSmapsRollup(text: string): SmapsRollup | undefined {
   };
 }
 
+/**
+ * One process's PSS by where it comes from, from /proc/<pid>/smaps, in kB:
+ * - `v8PagesKb`: anonymous mappings of exactly 256 KiB, V8's heap page (young and old generation;
+ *   large objects get mappings of their own size and count as `otherAnonKb`);
+ * - `brkKb`: `[heap]`, glibc's main malloc arena (the main thread's native allocations);
+ * - `otherAnonKb`: every other anonymous mapping: glibc's arenas of the other threads, thread
+ *   stacks, V8's large objects and code space;
+ * - `fileKb`: mapped files (code, shared libraries, models) and the rest.
+ */
+export interface PssBreakdown {
+  pssKb: number;
+  v8PagesKb: number;
+  brkKb: number;
+  otherAnonKb: number;
+  fileKb: number;
+}
+
+const V8_PAGE_KB = 256;
+
+/** Parses /proc/<pid>/smaps; undefined when it lists no mapping. */
+export function parsePssBreakdown(text: string): PssBreakdown | undefined {
+  const b: PssBreakdown = { pssKb: 0, v8PagesKb: 0, brkKb: 0, otherAnonKb: 0, fileKb: 0 };
+  let mapping: { sizeKb: number; name: string } | undefined;
+  let mappings = 0;
+  for (const line of text.split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head !== null) {
+      const sizeKb = Number((BigInt(`0x${head[2]}`) - BigInt(`0x${head[1]}`)) / 1024n);
+      mapping = { sizeKb, name: head[3]?.trim() ?? '' };
+      mappings++;
+      continue;
+    }
+    const pss = /^Pss:\s+(\d+) kB/.exec(line);
+    if (pss === null || mapping === undefined) continue;
+    const kb = Number(pss[1]);
+    b.pssKb += kb;
+    if (mapping.name === '[heap]') b.brkKb += kb;
+    else if (mapping.name === '' && mapping.sizeKb === V8_PAGE_KB) b.v8PagesKb += kb;
+    else if (mapping.name === '') b.otherAnonKb += kb;
+    else b.fileKb += kb;
+  }
+  return mappings === 0 ? undefined : b;
+}
+
+export async function readPssBreakdown(pid: number): Promise<PssBreakdown | undefined> {
+  const text = await readOptional(`/proc/${pid}/smaps`);
+  return text === undefined ? undefined : parsePssBreakdown(text);
+}
+
 /** The first line of /proc/stat: the machine's CPU time, in USER_HZ ticks, over all cores. */
 export interface MachineCpu {
   busyTicks: number;

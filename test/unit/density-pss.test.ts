@@ -1,8 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import {
   cpuMsBetween,
   machineBusyBetween,
   parseMachineCpu,
+  parsePssBreakdown,
   parseSmapsRollup,
   parseThreadStat,
   processKind,
@@ -69,6 +71,44 @@ describe('density benchmark: /proc parsing', () => {
     expect(parseSmapsRollup(old)).toMatchObject({ rssKb: 1672, pssKb: 267, pssAnonKb: undefined });
     expect(parseSmapsRollup('Rss: 10 kB\n')).toBeUndefined();
     expect(parseSmapsRollup('')).toBeUndefined();
+  });
+
+  it("splits a process's PSS by where it comes from (smaps)", () => {
+    // A V8 page (256 KiB, anonymous), the main malloc arena, a thread's arena (anonymous, larger),
+    // a shared library, and the stack (named, counted with files and the rest).
+    const smaps = [
+      ['3d8f26740000-3d8f26780000 rw-p 00000000 00:00 0 ', 200],
+      ['55d4c9a00000-55d4cb400000 rw-p 00000000 00:00 0                          [heap]', 26_000],
+      ['7f0bc8000000-7f0bc9daf000 rw-p 00000000 00:00 0 ', 9_112],
+      ['7f0bce000000-7f0bce040000 rw-p 00000000 00:00 0 ', 256],
+      [
+        '7f0bd0000000-7f0bd0a00000 r-xp 00000000 08:01 1234   /app/rtc-node.linux-x64-gnu.node',
+        9_600,
+      ],
+      ['7ffdcd990000-7ffdcd9b0000 rw-p 00000000 00:00 0                          [stack]', 40],
+    ]
+      .map(([head, pss]) => `${head}\nSize: 1 kB\nRss: 1 kB\nPss: ${pss} kB\nPss_Dirty: 0 kB\n`)
+      .join('');
+    expect(parsePssBreakdown(smaps)).toEqual({
+      pssKb: 45_208,
+      v8PagesKb: 456,
+      brkKb: 26_000,
+      otherAnonKb: 9_112,
+      fileKb: 9_640,
+    });
+    expect(parsePssBreakdown('')).toBeUndefined();
+  });
+
+  it("splits all of a real process's PSS", async () => {
+    const [smaps, rollup] = await Promise.all([
+      readFile('/proc/self/smaps', 'utf8'),
+      readFile('/proc/self/smaps_rollup', 'utf8'),
+    ]);
+    const b = parsePssBreakdown(smaps)!;
+    expect(b.v8PagesKb + b.brkKb + b.otherAnonKb + b.fileKb).toBe(b.pssKb);
+    // This process runs on while the two files are read: within a few MiB of each other.
+    expect(Math.abs(b.pssKb - parseSmapsRollup(rollup)!.pssKb)).toBeLessThan(8 * 1024);
+    expect(b.v8PagesKb).toBeGreaterThan(1024);
   });
 
   it("reads the machine's CPU from /proc/stat: idle and iowait are not busy, guest is not counted twice", () => {
