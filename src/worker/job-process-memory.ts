@@ -10,7 +10,9 @@
  *   at 50-57 MiB, with the same CPU per call.
  * - glibc's malloc arenas. A job process runs some ten native threads (WebRTC's, the FFI's tokio
  *   runtime, the audio encoder), and glibc gives threads their own arenas, up to eight per core,
- *   each keeping freed memory: 27-33 MiB of such memory in a call. With two arenas, 13-20 MiB.
+ *   each keeping freed memory: 27-33 MiB of such memory in a call. With two arenas, 13-21 MiB,
+ *   part of the rest moving to the main arena: about 10 MiB less in all, and less alone than
+ *   with the young generation limited too.
  *
  * How: @livekit/agents forks its processes with the worker's `execArgv` (explicitly under tsx, by
  * Node's default when compiled; ipc/job_proc_executor.js) and its environment, so the worker
@@ -25,7 +27,7 @@ const ARENA_MAX_VARIABLE = 'MALLOC_ARENA_MAX';
 
 /** Measured (see above): 2 MiB per semi-space, 4 MiB of new space. */
 export const DEFAULT_JOB_SEMI_SPACE_MB = 2;
-/** Measured (see above): the main arena and one for every other thread. */
+/** Measured (see above): the main arena and one that every other thread shares. */
 export const DEFAULT_JOB_MALLOC_ARENAS = 2;
 
 export interface JobProcessMemory {
