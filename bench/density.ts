@@ -596,7 +596,8 @@ function printStep(s: Step): void {
   );
 }
 
-function printWhereCpuGoes(r: AgentResult): void {
+/** Where the CPU and the memory of the step the per-call figures are taken at go. */
+function printWhereTheCostGoes(r: AgentResult): void {
   const at = r.at;
   if (at === undefined) return;
   console.log(`\n  where the CPU goes at ${at.calls} call(s) (shares of one core):`);
@@ -700,7 +701,7 @@ async function main(): Promise<void> {
       console.log(
         `  calls held ${r.held}; first limit broken: ${firstBroken(r)}; per call at ${r.at?.calls ?? '-'}: PSS ${mib(r.pssPerCallKb)}, CPU ${pct(r.cpuPerCall)} of a core`,
       );
-      printWhereCpuGoes(r);
+      printWhereTheCostGoes(r);
       console.log(
         `  check of the turn clock: first RTP packet at the caller - 200 OK in SIPp's trace, p50 ${ms(percentile(r.anchorOffsetsMs, 50))}, max ${ms(Math.max(...r.anchorOffsetsMs.map(Math.abs)))} (absolute)`,
       );
