@@ -14,8 +14,7 @@ import {
 
 /**
  * The caller's audio reaches the session in 32 ms frames: one Silero window (512 samples at
- * 16 kHz, 768 at 24 kHz), so each frame yields exactly one detector decision and none waits for
- * a fourth piece.
+ * 16 kHz), so each frame yields exactly one detector decision and none waits for a fourth piece.
  *
  * Why not the framework's 10 ms: every frame is an FFI event decoded on the job's JavaScript
  * thread and then passes some ten web-stream stages (each a promise, each seen by the
@@ -25,8 +24,15 @@ import {
  */
 export const CALLER_FRAME_MS = 32;
 
-/** The room input's rate (agents 1.9.0): what the realtime transcriber takes as it is. */
-export const CALLER_AUDIO_SAMPLE_RATE = 24_000;
+/**
+ * The detector's own rate (Silero runs at 16 kHz), so its frames need no resampling. At any other
+ * rate (the room input's 24 kHz, which the realtime transcriber takes as it is) the detector's
+ * resampler holds one sample back, each 512-sample window waits for the next frame, and every
+ * speech start and end is heard 32 ms late: later barge-ins and later answers. The transcriber
+ * resamples to its 24 kHz itself; what 16 kHz drops (above 8 kHz) a phone line never carries,
+ * and speech recognition does not need.
+ */
+export const CALLER_AUDIO_SAMPLE_RATE = 16_000;
 
 export interface CallerAudioInputOptions {
   /** The caller's participant: the only one whose microphone this input hears. */

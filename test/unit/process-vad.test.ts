@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { initializeLogger, VADEventType, type VAD } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { CALLER_AUDIO_SAMPLE_RATE, CALLER_FRAME_MS } from '../../src/call/caller-audio-input.js';
 import { loadDefaultVad, setVadSilenceMs } from '../../src/call/process-vad.js';
 import { PCM_SAMPLE_RATE, synthesizePcm } from '../../stack/offline-speech/espeak.js';
 
@@ -127,6 +128,34 @@ describe('the default detector', () => {
       native: true,
     });
   }, 70_000);
+});
+
+describe("the caller's frames", () => {
+  it('each get the detector decision on their own audio as they arrive, not one frame later', async () => {
+    // A resampler in front of the detector holds a sample back, so each window would wait for
+    // the next frame: 32 ms later to every speech start and end.
+    const vad = await loadDefaultVad();
+    const stream = vad.stream();
+    let decisions = 0;
+    const reading = (async () => {
+      for await (const ev of stream) if (ev.type === VADEventType.INFERENCE_DONE) decisions++;
+    })();
+    const samples = (CALLER_AUDIO_SAMPLE_RATE * CALLER_FRAME_MS) / 1000;
+    let push: ((frame: AudioFrame) => void) | undefined;
+    stream.updateInputStream(
+      new ReadableStream<AudioFrame>({
+        start(controller) {
+          push = (frame) => controller.enqueue(frame);
+        },
+      }),
+    );
+    for (let sent = 1; sent <= 4; sent++) {
+      push!(new AudioFrame(new Int16Array(samples), CALLER_AUDIO_SAMPLE_RATE, 1, samples));
+      await vi.waitFor(() => expect(decisions).toBe(sent), { timeout: 2_000 });
+    }
+    stream.close();
+    await reading;
+  });
 });
 
 describe('setVadSilenceMs', () => {
