@@ -93,11 +93,15 @@ export class CallTracker {
     this.changed();
   }
 
-  /** The agent stopped talking for the caller, who the VAD heard from `heardAt` on. */
-  callerCutIn(heardAt: Date, stoppedAt: Date): void {
+  /**
+   * The agent stopped talking for the caller, who the VAD heard from `heardAt` on; its audio
+   * may have been paused before that, at `onsetPausedAt`.
+   */
+  callerCutIn(heardAt: Date, stoppedAt: Date, onsetPausedAt?: Date): void {
     this.bargeIns.push({
       heardAt: heardAt.toISOString(),
       stoppedAfterMs: Math.max(0, stoppedAt.getTime() - heardAt.getTime()),
+      ...(onsetPausedAt === undefined ? {} : { onsetPausedAt: onsetPausedAt.toISOString() }),
     });
     this.changed();
   }

@@ -135,9 +135,17 @@ export const CallRecordSchema = z.object({
    * Each time the agent stopped talking because the caller spoke over it (barge-in): when the
    * VAD decided the caller was speaking, and how long after that the agent's audio was stopped.
    * The caller's audio reaches the VAD, and the agent's silence reaches the caller, outside this.
+   * `onsetPausedAt`: when the agent's audio was already paused, at the first window that looked
+   * like speech, before the VAD decided (the onset pause, docs/turn-taking.md).
    */
   bargeIns: z
-    .array(z.object({ heardAt: z.iso.datetime(), stoppedAfterMs: z.number().nonnegative() }))
+    .array(
+      z.object({
+        heardAt: z.iso.datetime(),
+        stoppedAfterMs: z.number().nonnegative(),
+        onsetPausedAt: z.iso.datetime().optional(),
+      }),
+    )
     .default([]),
   /** Present on a call the agent placed (direction outbound). */
   outbound: OutboundRecordSchema.optional(),

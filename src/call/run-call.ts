@@ -24,7 +24,14 @@ import { collectDigits, sendTones, TONE_DIGITS, type DtmfSource } from '../dtmf/
 import { isCancelledRequest } from '../models/cancelled-request.js';
 import { sendTonesTool } from '../tools/send-tones.js';
 import { TransferDesk, type TransferToolResult } from '../transfer/index.js';
-import { resolveTurnTaking, sessionTurnOptions, type TurnTaking } from '../turns/index.js';
+import {
+  ObservedVad,
+  onsetPauseOptions,
+  resolveTurnTaking,
+  sessionTurnOptions,
+  SpeechOnsetPause,
+  type TurnTaking,
+} from '../turns/index.js';
 import { unseenCallerRecord, waitForCaller } from './abandoned-call.js';
 import { CallCheckpointer } from './call-checkpoint.js';
 import { brandCall, type Call, type CollectDigitsRequest } from './call.js';
@@ -375,18 +382,47 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
   const turnOptions = sessionTurnOptions(turns);
   // The process's VAD serves one call at a time (one job per process): set this call's silence.
   if (prepared.vad !== undefined) setVadSilenceMs(prepared.vad, turnOptions.vadMinSilenceMs);
+  // Read through a function: the pause is built before the session whose output it pauses.
+  let sessionOutput = (): voice.AudioOutput | null => null;
+  const onsetOptions = onsetPauseOptions(turns);
+  const onset =
+    onsetOptions === undefined || prepared.vad === undefined
+      ? undefined
+      : new SpeechOnsetPause({
+          ...onsetOptions,
+          output: () => sessionOutput(),
+          onPause: () => callLog.debug('agent paused at the onset of caller speech'),
+          onSettled: (confirmed) => callLog.debug({ confirmed }, 'onset pause settled'),
+        });
+  const sessionVad =
+    onset === undefined || prepared.vad === undefined
+      ? prepared.vad
+      : new ObservedVad(prepared.vad, (p) => onset.window(p));
   const session = new voice.AgentSession<Call>({
     userData: call,
     userAwayTimeout: userAwayTimeoutSeconds(silenceTimeoutMs),
     transcriptionTimeout: TRANSCRIPTION_TIMEOUT_MS,
     turnHandling: turnOptions.turnHandling,
     aecWarmupDuration: turnOptions.aecWarmupDuration,
-    vad: prepared.vad ?? null,
+    vad: sessionVad ?? null,
     tts: models.tts,
     ...(models.stt === undefined ? {} : { stt: models.stt }),
     ...(models.llm === undefined ? {} : { llm: models.llm }),
   });
-  recordSession(session, tracker);
+  recordSession(session, tracker, () => onset?.heldSince);
+  if (onset !== undefined) {
+    sessionOutput = () => session.output.audio;
+    session.on(voice.AgentSessionEventTypes.SpeechCreated, (ev) =>
+      onset.speechCreated(ev.speechHandle),
+    );
+    session.on(voice.AgentSessionEventTypes.AgentStateChanged, (ev) =>
+      onset.agentSpeaking(ev.newState === 'speaking'),
+    );
+    ctx.addShutdownCallback(async () => {
+      onset.close();
+      await sessionVad?.close();
+    });
+  }
   session.on(voice.AgentSessionEventTypes.EotPrediction, (ev) =>
     callLog.debug(
       { probability: ev.probability, threshold: ev.threshold, delayMs: ev.delayMs },

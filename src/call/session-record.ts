@@ -34,7 +34,12 @@ export interface RecordedSession {
  * how quickly the agent stopped for it), tool calls with their results, usage, and where each
  * reply's time went.
  */
-export function recordSession(session: RecordedSession, tracker: CallTracker): void {
+export function recordSession(
+  session: RecordedSession,
+  tracker: CallTracker,
+  /** When the onset pause is holding the agent's audio, since when (epoch ms). */
+  onsetPausedSince: () => number | undefined = () => undefined,
+): void {
   // The turn detector's verdict comes before the turn's metrics, which carry its speech ID.
   let prediction: { endOfTurnProbability: number; endOfTurnThreshold: number } | undefined;
   session.on(voice.AgentSessionEventTypes.EotPrediction, (ev) => {
@@ -54,8 +59,14 @@ export function recordSession(session: RecordedSession, tracker: CallTracker): v
       ev.oldState === 'speaking' &&
       ev.newState === 'listening' &&
       callerSpeakingSince !== undefined
-    )
-      tracker.callerCutIn(new Date(callerSpeakingSince), new Date(ev.createdAt));
+    ) {
+      const pausedSince = onsetPausedSince();
+      tracker.callerCutIn(
+        new Date(callerSpeakingSince),
+        new Date(ev.createdAt),
+        pausedSince === undefined ? undefined : new Date(pausedSince),
+      );
+    }
   });
   session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
     if (ev.item.type !== 'message') return;

@@ -4,8 +4,17 @@ export {
   LEXICAL_UNLIKELY_THRESHOLD,
   LexicalTurnDetector,
 } from './lexical-turn-detector.js';
+export { ObservedVad } from './observed-vad.js';
+export {
+  SpeechOnsetPause,
+  type OnsetSpeech,
+  type PausableOutput,
+  type SpeechOnsetPauseOptions,
+} from './speech-onset-pause.js';
 export {
   DEFAULT_TURN_TAKING,
+  ONSET_CONFIRM_SLACK_MS,
+  onsetPauseOptions,
   resolveTurnTaking,
   sessionTurnOptions,
   TurnTakingOverridesSchema,

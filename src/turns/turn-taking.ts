@@ -36,6 +36,15 @@ export const TurnTakingSchema = z
      * a cough) do filter.
      */
     interruptionMinSpeechMs: ms(50, 3_000),
+    /**
+     * A single Silero window's speech probability (0-1) that pauses the agent at once, before the
+     * VAD has declared speech (which takes two windows above 0.5, and the framework stops the
+     * agent a window later); 0 off. If the framework has not stopped the agent
+     * `interruptionMinSpeechMs` + 200 ms later (a click, a breath), the agent resumes, having
+     * skipped the audio it had buffered (up to 100 ms). Lower pauses on more noises. Ignored when
+     * `interruptionMinWords` is above 0: no pause could be confirmed before words come.
+     */
+    onsetPauseProbability: z.number().min(0).max(1),
     /** Words the caller must have said before their speech stops the agent (0: any speech). */
     interruptionMinWords: z.number().int().min(0).max(10),
     /**
@@ -73,6 +82,8 @@ const PHONE_TURN_TAKING: TurnTaking = Object.freeze({
   maxEndpointingMs: 1_600,
   // The stop at Silero's speech start: 150 filtered nothing more and stopped 96 ms later.
   interruptionMinSpeechMs: 64,
+  // Below Silero's 0.5: the first window of a word often scores 0.3-0.5 (bench/RESULTS.md).
+  onsetPauseProbability: 0.3,
   interruptionMinWords: 0,
   falseInterruptionMs: 1_500,
   preemptiveGeneration: true,
@@ -82,8 +93,10 @@ const PHONE_TURN_TAKING: TurnTaking = Object.freeze({
 
 export const DEFAULT_TURN_TAKING: Readonly<Record<Channel, TurnTaking>> = Object.freeze({
   phone: PHONE_TURN_TAKING,
-  // The same, but for the browser's echo canceller.
-  web: Object.freeze({ ...PHONE_TURN_TAKING, echoWarmupMs: 3_000 }),
+  // The same, but for the browser's echo canceller: its warm-up, and an onset pause only on a
+  // window the VAD would count as speech (chosen, not measured on browsers), since the canceller
+  // leaves faint traces of the agent's voice.
+  web: Object.freeze({ ...PHONE_TURN_TAKING, echoWarmupMs: 3_000, onsetPauseProbability: 0.5 }),
 });
 
 /** The channel's defaults, then the agent's, then the line's; an impossible range is refused. */
@@ -146,4 +159,22 @@ function turnDetector(detector: TurnTaking['detector']): TurnHandling['turnDetec
     case 'vad':
       return 'vad';
   }
+}
+
+/**
+ * Time after the onset pause for the framework's own stop: the VAD's speech start (two windows
+ * above its threshold, often the two after the onset window) and one window more. Unit: ms.
+ */
+export const ONSET_CONFIRM_SLACK_MS = 200;
+
+/** The onset pause a policy asks for, or undefined when it is off or could not be confirmed. */
+export function onsetPauseOptions(
+  t: TurnTaking,
+): { onsetProbability: number; confirmMs: number; echoWarmupMs: number } | undefined {
+  if (t.onsetPauseProbability === 0 || t.interruptionMinWords > 0) return undefined;
+  return {
+    onsetProbability: t.onsetPauseProbability,
+    confirmMs: t.interruptionMinSpeechMs + ONSET_CONFIRM_SLACK_MS,
+    echoWarmupMs: t.echoWarmupMs,
+  };
 }

@@ -192,6 +192,11 @@ describe('turn-taking', () => {
     expect(heardMs).toBeGreaterThan(bargeAt);
     expect(heardMs).toBeLessThan(lastLoud);
     expect(bargeIn?.stoppedAfterMs).toBeLessThan(BARGE_IN_BOUND_MS);
+    // The onset pause had paused the agent before that: at the first window that looked like
+    // speech, after the question began and no later than the VAD's decision.
+    const pausedMs = Date.parse(bargeIn?.onsetPausedAt ?? '') - callStartMs;
+    expect(pausedMs).toBeGreaterThan(bargeAt);
+    expect(pausedMs).toBeLessThanOrEqual(heardMs);
     // The second question was heard and answered.
     expect(record.turns.some((t) => t.role === 'agent' && /Main Street/.test(t.text))).toBe(true);
   });

@@ -195,11 +195,11 @@ describe('guardTools', () => {
 });
 
 /** A session (an event emitter standing in for AgentSession's events) feeding a call record. */
-function recording() {
+function recording(onsetPausedSince?: () => number | undefined) {
   const session = new EventEmitter();
   const tracker = new CallTracker({ callId: 'AJ', room: 'r', agentName: 'a', caller: phoneCaller });
   const recorded: unknown = session;
-  recordSession(recorded as RecordedSession, tracker);
+  recordSession(recorded as RecordedSession, tracker, onsetPausedSince);
   return { session, tracker, T: voice.AgentSessionEventTypes };
 }
 
@@ -275,8 +275,8 @@ describe('recordSession', () => {
 
 describe('recordSession: barge-in timing', () => {
   /** A recorded session and its state changes, each at `ms` after a fixed instant. */
-  function stateChanges() {
-    const { session, tracker, T } = recording();
+  function stateChanges(onsetPausedSince?: () => number | undefined) {
+    const { session, tracker, T } = recording(onsetPausedSince);
     const createdAt = (ms: number) => Date.parse('2026-11-30T12:00:00.000Z') + ms;
     return {
       tracker,
@@ -294,6 +294,21 @@ describe('recordSession: barge-in timing', () => {
     agent('speaking', 'listening', 2_034);
     expect(tracker.toRecord().bargeIns).toEqual([
       { heardAt: '2026-11-30T12:00:02.000Z', stoppedAfterMs: 34 },
+    ]);
+  });
+
+  it('dates the onset pause that held the agent before the VAD decided', () => {
+    const pausedAt = Date.parse('2026-11-30T12:00:01.940Z');
+    const { tracker, agent, caller } = stateChanges(() => pausedAt);
+    agent('thinking', 'speaking', 0);
+    caller('listening', 'speaking', 2_000);
+    agent('speaking', 'listening', 2_034);
+    expect(tracker.toRecord().bargeIns).toEqual([
+      {
+        heardAt: '2026-11-30T12:00:02.000Z',
+        stoppedAfterMs: 34,
+        onsetPausedAt: '2026-11-30T12:00:01.940Z',
+      },
     ]);
   });
 

@@ -12,6 +12,7 @@ import { AudioFrame } from '@livekit/rtc-node';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { CALLER_AUDIO_SAMPLE_RATE, CALLER_FRAME_MS } from '../../src/call/caller-audio-input.js';
 import { loadDefaultVad, setVadSilenceMs } from '../../src/call/process-vad.js';
+import { ObservedVad } from '../../src/turns/index.js';
 import { PCM_SAMPLE_RATE, synthesizePcm } from '../../stack/offline-speech/espeak.js';
 
 const run = promisify(execFile);
@@ -155,6 +156,36 @@ describe("the caller's frames", () => {
     }
     stream.close();
     await reading;
+  });
+});
+
+describe('the observed detector', () => {
+  it("reports each window's probability as the session reads it, and the session still gets every event", async () => {
+    const inner = await loadDefaultVad();
+    const seen: number[] = [];
+    const vad = new ObservedVad(inner, (p) => seen.push(p));
+    expect(vad.label).toBe(inner.label);
+    const frames = await spokenFrames('what are your opening hours', 600, 600);
+    const stream = vad.stream();
+    const read: { type: VADEventType; probability: number }[] = [];
+    const reading = (async () => {
+      for await (const ev of stream) read.push({ type: ev.type, probability: ev.probability });
+    })();
+    stream.updateInputStream(paced(frames));
+    await vi.waitFor(
+      () => expect(read.filter((e) => e.type === VADEventType.END_OF_SPEECH)).toHaveLength(1),
+      { timeout: 10_000 },
+    );
+    stream.close();
+    await reading;
+    const windows = read.filter((e) => e.type === VADEventType.INFERENCE_DONE);
+    expect(seen).toEqual(windows.map((e) => e.probability));
+    // Silence scores low and speech high: the probabilities are the detector's own.
+    expect(seen.slice(0, 10).every((p) => p < 0.3)).toBe(true);
+    expect(Math.max(...seen)).toBeGreaterThan(0.9);
+    expect(read.filter((e) => e.type === VADEventType.START_OF_SPEECH)).toHaveLength(1);
+    await vad.close();
+    expect(inner.listenerCount('metrics_collected')).toBe(0);
   });
 });
 

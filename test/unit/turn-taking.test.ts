@@ -6,6 +6,7 @@ import {
   endOfTurnProbability,
   LEXICAL_UNLIKELY_THRESHOLD,
   LexicalTurnDetector,
+  onsetPauseOptions,
   resolveTurnTaking,
   sessionTurnOptions,
 } from '../../src/turns/index.js';
@@ -70,6 +71,7 @@ describe('turn-taking options', () => {
       minEndpointingMs: 200,
       maxEndpointingMs: 1_200,
       interruptionMinSpeechMs: 180,
+      onsetPauseProbability: 0.4,
       interruptionMinWords: 1,
       falseInterruptionMs: 0,
       preemptiveGeneration: true,
@@ -100,10 +102,23 @@ describe('turn-taking options', () => {
     ['{"turnTaking": {"detector": "magic"}}', /turnTaking\.detector/],
     ['{"turnTaking": {"vadSilence": 300}}', /Unrecognized key: "vadSilence"/],
     ['{"turnTaking": {"preemptiveTts": "yes"}}', /turnTaking\.preemptiveTts/],
+    ['{"turnTaking": {"onsetPauseProbability": 1.5}}', /turnTaking\.onsetPauseProbability/],
   ])('rejects line metadata %s, naming the field', (metadata, message) => {
     const r = parseCallOptions(metadata);
     expect(r.ok).toBe(false);
     expect(!r.ok && r.error).toMatch(message);
+  });
+
+  it.each([
+    [{}, { onsetProbability: 0.3, confirmMs: 264, echoWarmupMs: 0 }],
+    [{ onsetPauseProbability: 0 }, undefined],
+    [{ interruptionMinWords: 2 }, undefined],
+    [
+      { onsetPauseProbability: 0.5, interruptionMinSpeechMs: 300, echoWarmupMs: 1_000 },
+      { onsetProbability: 0.5, confirmMs: 500, echoWarmupMs: 1_000 },
+    ],
+  ])('the onset pause of phone defaults changed by %o: %o', (change, expected) => {
+    expect(onsetPauseOptions({ ...DEFAULT_TURN_TAKING.phone, ...change })).toEqual(expected);
   });
 
   it('accepts a line that changes its turn-taking', () => {
