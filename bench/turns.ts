@@ -155,7 +155,10 @@ async function bargeIn(
 ): Promise<{ stops: number[]; tried: number; bargeIns: BargeIn[] }> {
   // Question, then a second question started this long after the first one ended: inside the
   // agent's answer (which lasts about four seconds).
-  const into = (agent.answerAfterMs ?? 1_000) + 1_200;
+  // 700 ms into the answer: inside its first words. Later, a turn latency 100 ms longer than the
+  // run before put every barge-in into the comma pause after "Friday," (1.2-1.4 s in), where the
+  // agent was already quiet and no barge-in counted.
+  const into = (agent.answerAfterMs ?? 1_000) + 700;
   const script: ScriptedLine[] = [];
   for (let i = 0; i < TURNS; i++) {
     script.push({ atSeconds: FIRST_AT_S + i * 2 * EVERY_S, text: QUESTIONS[0] ?? '' });
@@ -197,22 +200,39 @@ async function bargeIn(
  */
 function whereTheBargeInTimeWent(bargeIns: BargeIn[], records: CallRecord[]): void {
   const heard = records.flatMap((r) =>
-    r.bargeIns.map((b) => ({ heardAtMs: Date.parse(b.heardAt), stoppedAfterMs: b.stoppedAfterMs })),
+    r.bargeIns.map((b) => ({
+      heardAtMs: Date.parse(b.heardAt),
+      stoppedAfterMs: b.stoppedAfterMs,
+      onsetPausedAtMs: b.onsetPausedAt === undefined ? undefined : Date.parse(b.onsetPausedAt),
+    })),
   );
   const toVad: number[] = [];
   const toPause: number[] = [];
   const toCaller: number[] = [];
+  const toOnset: number[] = [];
+  const onsetToCaller: number[] = [];
   for (const b of bargeIns) {
     const h = heard.find((x) => x.heardAtMs > b.sentAtMs && x.heardAtMs < b.stoppedAtMs);
     if (h === undefined) continue;
     toVad.push(h.heardAtMs - b.sentAtMs);
     toPause.push(h.stoppedAfterMs);
     toCaller.push(b.stoppedAtMs - h.heardAtMs - h.stoppedAfterMs);
+    if (h.onsetPausedAtMs !== undefined) {
+      toOnset.push(h.onsetPausedAtMs - b.sentAtMs);
+      onsetToCaller.push(b.stoppedAtMs - h.onsetPausedAtMs);
+    }
   }
   console.log(`    barge-ins matched to the records: ${toVad.length}/${bargeIns.length}`);
   console.log(`    caller's first sound -> VAD hears speech:   ${p50p95(toVad)}`);
   console.log(`    VAD hears speech -> agent audio paused:     ${p50p95(toPause)}`);
   console.log(`    agent audio paused -> silence at the caller: ${p50p95(toCaller)}`);
+  console.log(
+    `    of those, paused at the onset of speech first: ${toOnset.length}/${toVad.length}`,
+  );
+  if (toOnset.length > 0) {
+    console.log(`    caller's first sound -> onset pause:         ${p50p95(toOnset)}`);
+    console.log(`    onset pause -> silence at the caller:        ${p50p95(onsetToCaller)}`);
+  }
 }
 
 function whereTheTimeWent(records: CallRecord[]): void {
