@@ -82,8 +82,9 @@ const PHONE_TURN_TAKING: TurnTaking = Object.freeze({
   maxEndpointingMs: 1_600,
   // The stop at Silero's speech start: 150 filtered nothing more and stopped 96 ms later.
   interruptionMinSpeechMs: 64,
-  // Below Silero's 0.5: the first window of a word often scores 0.3-0.5 (bench/RESULTS.md).
-  onsetPauseProbability: 0.3,
+  // Silero's own threshold: on the benchmark's calls 0.3 paused on no earlier window than this,
+  // and a lower one pauses on more noises (bench/RESULTS.md, "Turn-taking, the onset pause").
+  onsetPauseProbability: 0.5,
   interruptionMinWords: 0,
   falseInterruptionMs: 1_500,
   preemptiveGeneration: true,
@@ -93,10 +94,8 @@ const PHONE_TURN_TAKING: TurnTaking = Object.freeze({
 
 export const DEFAULT_TURN_TAKING: Readonly<Record<Channel, TurnTaking>> = Object.freeze({
   phone: PHONE_TURN_TAKING,
-  // The same, but for the browser's echo canceller: its warm-up, and an onset pause only on a
-  // window the VAD would count as speech (chosen, not measured on browsers), since the canceller
-  // leaves faint traces of the agent's voice.
-  web: Object.freeze({ ...PHONE_TURN_TAKING, echoWarmupMs: 3_000, onsetPauseProbability: 0.5 }),
+  // The same, but for the browser's echo canceller.
+  web: Object.freeze({ ...PHONE_TURN_TAKING, echoWarmupMs: 3_000 }),
 });
 
 /** The channel's defaults, then the agent's, then the line's; an impossible range is refused. */

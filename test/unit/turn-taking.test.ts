@@ -110,12 +110,12 @@ describe('turn-taking options', () => {
   });
 
   it.each([
-    [{}, { onsetProbability: 0.3, confirmMs: 264, echoWarmupMs: 0 }],
+    [{}, { onsetProbability: 0.5, confirmMs: 264, echoWarmupMs: 0 }],
     [{ onsetPauseProbability: 0 }, undefined],
     [{ interruptionMinWords: 2 }, undefined],
     [
-      { onsetPauseProbability: 0.5, interruptionMinSpeechMs: 300, echoWarmupMs: 1_000 },
-      { onsetProbability: 0.5, confirmMs: 500, echoWarmupMs: 1_000 },
+      { onsetPauseProbability: 0.3, interruptionMinSpeechMs: 300, echoWarmupMs: 1_000 },
+      { onsetProbability: 0.3, confirmMs: 500, echoWarmupMs: 1_000 },
     ],
   ])('the onset pause of phone defaults changed by %o: %o', (change, expected) => {
     expect(onsetPauseOptions({ ...DEFAULT_TURN_TAKING.phone, ...change })).toEqual(expected);
