@@ -1,4 +1,4 @@
-import { VAD, VADEventType, type metrics, type VADStream } from '@livekit/agents';
+import { log, VAD, VADEventType, type metrics, type VADStream } from '@livekit/agents';
 
 /**
  * A session's VAD that also reports every window's speech probability, as the session reads it.
@@ -13,6 +13,7 @@ export class ObservedVad extends VAD {
   readonly label: string;
   readonly #inner: VAD;
   readonly #onWindow: (probability: number) => void;
+  readonly #logger = log();
   readonly #forwardMetrics = (m: metrics.VADMetrics): void => {
     this.emit('metrics_collected', m);
   };
@@ -36,8 +37,14 @@ export class ObservedVad extends VAD {
     const next = stream.next.bind(stream);
     stream.next = async () => {
       const result = await next();
-      if (!result.done && result.value.type === VADEventType.INFERENCE_DONE)
-        this.#onWindow(result.value.probability);
+      if (!result.done && result.value.type === VADEventType.INFERENCE_DONE) {
+        // A failing observer must not take the session's VAD, and with it the call's hearing.
+        try {
+          this.#onWindow(result.value.probability);
+        } catch (err) {
+          this.#logger.error({ err }, 'a VAD window observer failed');
+        }
+      }
       return result;
     };
     return stream;

@@ -189,6 +189,30 @@ describe('the observed detector', () => {
   });
 });
 
+describe('the observed detector, with an observer that fails', () => {
+  it('still gives the session every event', async () => {
+    const inner = await loadDefaultVad();
+    const vad = new ObservedVad(inner, () => {
+      throw new Error('observer bug');
+    });
+    const frames = await spokenFrames('what are your opening hours', 600, 600);
+    const stream = vad.stream();
+    const types: VADEventType[] = [];
+    const reading = (async () => {
+      for await (const ev of stream) types.push(ev.type);
+    })();
+    stream.updateInputStream(paced(frames));
+    await vi.waitFor(() => expect(types).toContain(VADEventType.END_OF_SPEECH), {
+      timeout: 10_000,
+    });
+    stream.close();
+    await reading;
+    expect(types).toContain(VADEventType.START_OF_SPEECH);
+    expect(types.filter((t) => t === VADEventType.INFERENCE_DONE).length).toBeGreaterThan(40);
+    await vad.close();
+  });
+});
+
 describe('setVadSilenceMs', () => {
   it('moves the end of speech by the silence it sets', async () => {
     const frames = await spokenFrames('what are your opening hours', 500, 2000);
