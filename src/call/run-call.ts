@@ -384,9 +384,9 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
   if (prepared.vad !== undefined) setVadSilenceMs(prepared.vad, turnOptions.vadMinSilenceMs);
   // Read through a function: the pause is built before the session whose output it pauses.
   let sessionOutput = (): voice.AudioOutput | null => null;
-  const onsetOptions = onsetPauseOptions(turns);
+  const onsetOptions = prepared.vad === undefined ? undefined : onsetPauseOptions(turns);
   const onset =
-    onsetOptions === undefined || prepared.vad === undefined
+    onsetOptions === undefined
       ? undefined
       : new SpeechOnsetPause({
           ...onsetOptions,

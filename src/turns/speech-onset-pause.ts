@@ -33,8 +33,9 @@ export interface SpeechOnsetPauseOptions {
   echoWarmupMs: number;
   /** The output to pause; null while the session has none. */
   output: () => PausableOutput | null;
-  /** Told of each pause and whether the framework took it over (true) or the agent resumed. */
+  /** Told of each pause. */
   onPause?: () => void;
+  /** Told how each pause ended: the framework took it over (true), or the agent resumed. */
   onSettled?: (confirmed: boolean) => void;
   now?: () => number;
 }
@@ -67,12 +68,7 @@ export class SpeechOnsetPause {
     this.#now = opts.now ?? Date.now;
   }
 
-  /** Paused now, waiting for the framework's decision. */
-  get holding(): boolean {
-    return this.#held !== undefined;
-  }
-
-  /** When the pause now held began (epoch ms), if one is held. */
+  /** When the pause now held began (epoch ms), if one is held: paused, waiting for the framework. */
   get heldSince(): number | undefined {
     return this.#held?.since;
   }
