@@ -18,7 +18,7 @@ import { provisionLine, sippCall, type PhoneLine } from '../support/phone-lines.
 import { RtpMeter } from '../support/rtp-meter.js';
 import { placeCallExpectingRefusal } from '../support/sip-busy-call.js';
 import { runSippCaller, writeSilenceUlaw } from '../support/sipp.js';
-import { eventually, layout, roomClient } from '../support/stack-env.js';
+import { eventually, expectRoomDeleted, layout } from '../support/stack-env.js';
 
 const AGENT = 'switchboard-capacity';
 const LINE = '+15550171';
@@ -94,7 +94,7 @@ describe('a worker at its call limit', () => {
     expect(busy.finalResponse).toMatch(/^SIP\/2\.0 486 /); // livekit-sip: "486 Rejected"
     expect(busy.messages.some((m) => /^SIP\/2\.0 200/.test(m.startLine))).toBe(false);
     expect(busy.elapsedMs).toBeLessThan(12_000);
-    expect((await roomClient().listRooms()).filter((r) => r.name.includes(third))).toEqual([]);
+    await expectRoomDeleted(third, 3_000);
     expect(await activeJobs(HTTP_PORT)).toBe(MAX_CALLS);
 
     const results = await Promise.all(calls);

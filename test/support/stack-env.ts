@@ -37,10 +37,24 @@ export async function eventually(
   }
 }
 
+/**
+ * No room on the server has `roomNameContains` in its name, within `timeoutMs`. Polled, because
+ * livekit-server's DeleteRoom closes the room (and livekit-sip answers a ringing caller 486 at that
+ * moment) before it removes the room from its store.
+ */
+export async function expectRoomDeleted(
+  roomNameContains: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  await eventually(
+    `no room named like ${roomNameContains}`,
+    async () => (await roomClient().listRooms()).every((r) => !r.name.includes(roomNameContains)),
+    timeoutMs,
+  );
+}
+
 /** After a call: its room is gone from the server and the shared worker runs no job. */
 export async function expectCallCleanedUp(roomNameContains: string): Promise<void> {
-  await eventually('the call room to be deleted', async () =>
-    (await roomClient().listRooms()).every((r) => !r.name.includes(roomNameContains)),
-  );
+  await expectRoomDeleted(roomNameContains);
   await eventually('the agent job to end', async () => (await agentActiveJobs()) === 0);
 }
