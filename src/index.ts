@@ -48,13 +48,19 @@ export {
   type RecordSink,
 } from './call-records/index.js';
 
-// Browser callers: tokens for your own token endpoint.
+// Browser callers: tokens for your own token endpoint, and callbacks a page asks for.
 export {
+  CallbackEndpoint,
   createParticipantToken,
   loadAuthorizer,
   openAccess,
   TokenEndpoint,
   type AuthorizationResult,
+  type CallbackAccepted,
+  type CallbackEndpointOptions,
+  type CallbackHttpResponse,
+  type CallbackRefusal,
+  type CallbackRefusalCode,
   type ParticipantToken,
   type ParticipantTokenRequest,
   type TokenAuthorizer,

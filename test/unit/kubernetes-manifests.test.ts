@@ -41,12 +41,12 @@ const DIR = join(ROOT, 'deploy/kubernetes');
  */
 const FRAMEWORK_SHUTDOWN_PROCESS_TIMEOUT_S = 60;
 /**
- * bench/RESULTS.md (offline pipeline, 2-core test machine), the largest of its figures: worker
- * tree idle 885 MiB, 293 MiB more per concurrent call. Until `npm run bench:density` measures
- * this image, the memory limit must cover them for AGENT_MAX_CALLS calls. Unit: MiB.
+ * bench/RESULTS.md "Density" (the compiled worker, offline models, 2-core test machine), the
+ * largest of its figures: worker tree idle 466 MiB PSS, 127 MiB more per call. The memory limit
+ * must cover them for the calls the worker takes in this container. Unit: MiB.
  */
-const MEASURED_IDLE_MIB = 885;
-const MEASURED_PER_CALL_MIB = 293;
+const MEASURED_IDLE_MIB = 466;
+const MEASURED_PER_CALL_MIB = 127;
 /** Environment variables whose value is a credential: never in a ConfigMap or a literal value. */
 const SECRET_NAME = /(_API_KEY|_SECRET|_WORKER_TOKEN)$/;
 /** A placeholder in secret.example.yaml: `<what goes here>`. */
@@ -107,21 +107,29 @@ const configMapData = configMaps.find((c) => c.metadata?.name === configMapName)
 const secrets = ofKind<ISecret>('v1 Secret');
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
 
+/** The machine the worker sees in the container: its CPU and memory limits (cgroup). */
+const containerMachine = {
+  cores: Number(container.resources?.limits?.cpu ?? Number.NaN),
+  memoryMiB: mebibytes(container.resources?.limits?.memory),
+};
 /** The ConfigMap through the real parser, with stand-ins for what comes from the Secret. */
 const parseConfigMap = () =>
-  parseConfig({
-    ...configMapData,
-    LIVEKIT_URL: 'wss://livekit.example.com',
-    LIVEKIT_API_KEY: 'stand-in',
-    LIVEKIT_API_SECRET: 'stand-in'.padEnd(32, '-'),
-    OPENAI_API_KEY: 'stand-in',
-  });
+  parseConfig(
+    {
+      ...configMapData,
+      LIVEKIT_URL: 'wss://livekit.example.com',
+      LIVEKIT_API_KEY: 'stand-in',
+      LIVEKIT_API_SECRET: 'stand-in'.padEnd(32, '-'),
+      OPENAI_API_KEY: 'stand-in',
+    },
+    containerMachine,
+  );
 /** Its parse, or, when it does not parse (the test saying so fails, naming why), the defaults. */
 const config = (() => {
   try {
     return parseConfigMap();
   } catch {
-    return parseConfig({});
+    return parseConfig({}, containerMachine);
   }
 })();
 
