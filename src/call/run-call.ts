@@ -397,7 +397,7 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
   const sessionVad =
     onset === undefined || prepared.vad === undefined
       ? prepared.vad
-      : new ObservedVad(prepared.vad, (p) => onset.window(p));
+      : new ObservedVad(prepared.vad, (w) => onset.window(w));
   const session = new voice.AgentSession<Call>({
     userData: call,
     userAwayTimeout: userAwayTimeoutSeconds(silenceTimeoutMs),
@@ -409,6 +409,8 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
     ...(models.stt === undefined ? {} : { stt: models.stt }),
     ...(models.llm === undefined ? {} : { llm: models.llm }),
   });
+  // Before the onset pause's own listeners: on the framework's stop, the record reads when the
+  // onset pause began before the pause lets go of it.
   recordSession(session, tracker, () => onset?.heldSince);
   if (onset !== undefined) {
     sessionOutput = () => session.output.audio;
@@ -416,7 +418,7 @@ export async function runCall(ctx: JobContext, rt: CallRuntime): Promise<void> {
       onset.speechCreated(ev.speechHandle),
     );
     session.on(voice.AgentSessionEventTypes.AgentStateChanged, (ev) =>
-      onset.agentSpeaking(ev.newState === 'speaking'),
+      onset.agentState(ev.newState),
     );
     ctx.addShutdownCallback(async () => {
       onset.close();

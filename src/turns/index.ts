@@ -4,7 +4,7 @@ export {
   LEXICAL_UNLIKELY_THRESHOLD,
   LexicalTurnDetector,
 } from './lexical-turn-detector.js';
-export { ObservedVad } from './observed-vad.js';
+export { ObservedVad, type VadWindow } from './observed-vad.js';
 export {
   SpeechOnsetPause,
   type OnsetSpeech,

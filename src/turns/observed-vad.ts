@@ -1,5 +1,18 @@
 import { log, VAD, VADEventType, type metrics, type VADStream } from '@livekit/agents';
 
+/** One window of the VAD, as it reports it before acting on it. */
+export interface VadWindow {
+  /** The window's speech probability (0-1). */
+  probability: number;
+  /** The VAD had declared speech before this window. */
+  speaking: boolean;
+  /**
+   * Speech the VAD had counted toward its next decision before this window (Silero's
+   * `rawAccumulatedSpeech`); 0 once a window below its threshold broke the run. Unit: ms.
+   */
+  accumulatedSpeechMs: number;
+}
+
 /**
  * A session's VAD that also reports every window's speech probability, as the session reads it.
  * The framework acts only on the VAD's speech start and end; the windows in between are what a
@@ -12,13 +25,13 @@ import { log, VAD, VADEventType, type metrics, type VADStream } from '@livekit/a
 export class ObservedVad extends VAD {
   readonly label: string;
   readonly #inner: VAD;
-  readonly #onWindow: (probability: number) => void;
+  readonly #onWindow: (window: VadWindow) => void;
   readonly #logger = log();
   readonly #forwardMetrics = (m: metrics.VADMetrics): void => {
     this.emit('metrics_collected', m);
   };
 
-  constructor(inner: VAD, onWindow: (probability: number) => void) {
+  constructor(inner: VAD, onWindow: (window: VadWindow) => void) {
     super(inner.capabilities);
     this.label = inner.label;
     this.#inner = inner;
@@ -38,9 +51,14 @@ export class ObservedVad extends VAD {
     stream.next = async () => {
       const result = await next();
       if (!result.done && result.value.type === VADEventType.INFERENCE_DONE) {
+        const ev = result.value;
         // A failing observer must not take the session's VAD, and with it the call's hearing.
         try {
-          this.#onWindow(result.value.probability);
+          this.#onWindow({
+            probability: ev.probability,
+            speaking: ev.speaking,
+            accumulatedSpeechMs: ev.rawAccumulatedSpeech,
+          });
         } catch (err) {
           this.#logger.error({ err }, 'a VAD window observer failed');
         }

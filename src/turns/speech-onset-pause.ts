@@ -5,11 +5,14 @@
  * declares it after two windows above its threshold: three 32 ms windows after the caller's first
  * sound reaches the job, on top of the ~250 ms the audio spends in livekit-sip, the SFU and back
  * (bench/RESULTS.md, "Turn-taking"). Pausing on the first window that looks like speech takes
- * those windows off what the caller hears. The pause is only a pause: if the framework has not
- * stopped the agent by `confirmMs` (a click, a breath the VAD never called speech), the agent
- * carries on from where it was; if it has, the framework owns the stop from then on (its own
- * resume after a false interruption, or the end of the turn).
+ * those windows off what the caller hears. The pause is only a pause: if the VAD gives up on the
+ * sound before the framework stops the agent (a click, a breath: a window below the onset once the
+ * VAD's run of speech windows has broken, or its speech has ended), or the framework has not
+ * stopped the agent by `confirmMs`, the agent carries on from where it was; if the framework has
+ * stopped it, the framework owns the stop from then on (its own resume after a false
+ * interruption, or the end of the turn).
  */
+import type { VadWindow } from './observed-vad.js';
 
 /** The head of the session's audio output chain: what the framework pauses and resumes too. */
 export interface PausableOutput {
@@ -77,7 +80,9 @@ export class SpeechOnsetPause {
     this.#speech = speech;
   }
 
-  agentSpeaking(speaking: boolean): void {
+  /** The agent's state as the session reports it ('speaking', 'listening', 'thinking', ...). */
+  agentState(state: string): void {
+    const speaking = state === 'speaking';
     if (speaking === this.#agentSpeaking) return;
     this.#agentSpeaking = speaking;
     if (speaking) {
@@ -88,19 +93,28 @@ export class SpeechOnsetPause {
     this.#speakingSince = undefined;
     const held = this.#held;
     if (held === undefined) return;
-    // The agent stopped while paused. Either the framework paused the same speech (it stays
-    // paused, and the framework resumes or ends it), or the speech was interrupted or ended,
-    // which the framework does not resume: the output would stay shut for the next one.
     this.#release(held);
-    if (held.speech.interrupted || held.speech.done()) {
-      held.output.resume();
-      this.#opts.onSettled?.(false);
-    } else this.#opts.onSettled?.(true);
+    // The framework's stop for caller speech pauses the same speech and makes the agent
+    // 'listening' (agent_activity.js): the output stays paused, and the framework resumes or ends
+    // the speech. Anything else, an interrupted speech or one that played out (to 'thinking' for a
+    // tool call, say), the framework does not resume: the output would stay shut.
+    if (state === 'listening' && !held.speech.interrupted && !held.speech.done())
+      this.#opts.onSettled?.(true);
+    else this.#resume(held);
   }
 
-  /** One VAD window's speech probability, as the session receives it. */
-  window(probability: number): void {
-    if (probability < this.#opts.onsetProbability) {
+  /** One VAD window, as the session receives it. */
+  window(w: VadWindow): void {
+    const held = this.#held;
+    if (held !== undefined && w.probability < this.#opts.onsetProbability && !w.speaking) {
+      // The VAD has given up on the sound: its run of speech windows broke (or its speech ended)
+      // without a stop by the framework, which it would need a new run to make.
+      if (w.accumulatedSpeechMs === 0) {
+        this.#release(held);
+        this.#resume(held);
+      }
+    }
+    if (w.probability < this.#opts.onsetProbability) {
       this.#armed = true;
       return;
     }
@@ -130,9 +144,13 @@ export class SpeechOnsetPause {
   #expire(): void {
     const held = this.#held;
     if (held === undefined) return;
-    this.#held = undefined;
+    this.#release(held);
     // Still "speaking" to the framework: it never stopped the agent, so nothing else will
     // resume it.
+    this.#resume(held);
+  }
+
+  #resume(held: Held): void {
     held.output.resume();
     this.#opts.onSettled?.(false);
   }

@@ -39,10 +39,12 @@ export const TurnTakingSchema = z
     /**
      * A single Silero window's speech probability (0-1) that pauses the agent at once, before the
      * VAD has declared speech (which takes two windows above 0.5, and the framework stops the
-     * agent a window later); 0 off. If the framework has not stopped the agent
-     * `interruptionMinSpeechMs` + 200 ms later (a click, a breath), the agent resumes, having
-     * skipped the audio it had buffered (up to 100 ms). Lower pauses on more noises. Ignored when
-     * `interruptionMinWords` is above 0: no pause could be confirmed before words come.
+     * agent a window later); 0 off. If the VAD gives up on the sound (a click, a breath) or the
+     * framework has not stopped the agent `interruptionMinSpeechMs` + 200 ms later, the agent
+     * resumes, having skipped the audio it had buffered (up to 100 ms). Lower pauses on more
+     * noises. Ignored when `interruptionMinWords` is above 0 (no pause could be confirmed before
+     * words come) or `interruptionMinSpeechMs` is above `vadSilenceMs` (the line filters short
+     * sounds by their length, and the pause would stop the agent for each of them).
      */
     onsetPauseProbability: z.number().min(0).max(1),
     /** Words the caller must have said before their speech stops the agent (0: any speech). */
@@ -170,7 +172,12 @@ export const ONSET_CONFIRM_SLACK_MS = 200;
 export function onsetPauseOptions(
   t: TurnTaking,
 ): { onsetProbability: number; confirmMs: number; echoWarmupMs: number } | undefined {
-  if (t.onsetPauseProbability === 0 || t.interruptionMinWords > 0) return undefined;
+  if (
+    t.onsetPauseProbability === 0 ||
+    t.interruptionMinWords > 0 ||
+    t.interruptionMinSpeechMs > t.vadSilenceMs
+  )
+    return undefined;
   return {
     onsetProbability: t.onsetPauseProbability,
     confirmMs: t.interruptionMinSpeechMs + ONSET_CONFIRM_SLACK_MS,

@@ -12,7 +12,12 @@ import { AudioFrame } from '@livekit/rtc-node';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { CALLER_AUDIO_SAMPLE_RATE, CALLER_FRAME_MS } from '../../src/call/caller-audio-input.js';
 import { loadDefaultVad, setVadSilenceMs } from '../../src/call/process-vad.js';
-import { ObservedVad } from '../../src/turns/index.js';
+import {
+  DEFAULT_TURN_TAKING,
+  ObservedVad,
+  SpeechOnsetPause,
+  type VadWindow,
+} from '../../src/turns/index.js';
 import { PCM_SAMPLE_RATE, synthesizePcm } from '../../stack/offline-speech/espeak.js';
 
 const run = promisify(execFile);
@@ -162,14 +167,20 @@ describe("the caller's frames", () => {
 describe('the observed detector', () => {
   it("reports each window's probability as the session reads it, and the session still gets every event", async () => {
     const inner = await loadDefaultVad();
-    const seen: number[] = [];
-    const vad = new ObservedVad(inner, (p) => seen.push(p));
+    const seen: VadWindow[] = [];
+    const vad = new ObservedVad(inner, (w) => seen.push(w));
     expect(vad.label).toBe(inner.label);
     const frames = await spokenFrames('what are your opening hours', 600, 600);
     const stream = vad.stream();
-    const read: { type: VADEventType; probability: number }[] = [];
+    const read: (VadWindow & { type: VADEventType })[] = [];
     const reading = (async () => {
-      for await (const ev of stream) read.push({ type: ev.type, probability: ev.probability });
+      for await (const ev of stream)
+        read.push({
+          type: ev.type,
+          probability: ev.probability,
+          speaking: ev.speaking,
+          accumulatedSpeechMs: ev.rawAccumulatedSpeech,
+        });
     })();
     stream.updateInputStream(paced(frames));
     await vi.waitFor(
@@ -179,13 +190,96 @@ describe('the observed detector', () => {
     stream.close();
     await reading;
     const windows = read.filter((e) => e.type === VADEventType.INFERENCE_DONE);
-    expect(seen).toEqual(windows.map((e) => e.probability));
+    expect(seen).toEqual(windows.map(({ type: _type, ...w }) => w));
     // Silence scores low and speech high: the probabilities are the detector's own.
-    expect(seen.slice(0, 10).every((p) => p < 0.3)).toBe(true);
-    expect(Math.max(...seen)).toBeGreaterThan(0.9);
+    expect(seen.slice(0, 10).every((w) => w.probability < 0.3)).toBe(true);
+    expect(Math.max(...seen.map((w) => w.probability))).toBeGreaterThan(0.9);
+    // The VAD's own state rides along: a run of speech windows counted, then its speech.
+    expect(seen.some((w) => w.accumulatedSpeechMs > 0)).toBe(true);
+    expect(seen.some((w) => w.speaking)).toBe(true);
     expect(read.filter((e) => e.type === VADEventType.START_OF_SPEECH)).toHaveLength(1);
     await vad.close();
     expect(inner.listenerCount('metrics_collected')).toBe(0);
+  });
+});
+
+/** `pcm` as 20 ms frames at the espeak rate. */
+function framesOf(pcm: Int16Array): AudioFrame[] {
+  const frames: AudioFrame[] = [];
+  for (let i = 0; i + FRAME_SAMPLES <= pcm.length; i += FRAME_SAMPLES)
+    frames.push(new AudioFrame(pcm.slice(i, i + FRAME_SAMPLES), PCM_SAMPLE_RATE, 1, FRAME_SAMPLES));
+  return frames;
+}
+
+/** Seeded white noise shaped by `envelope` (0-1 over the burst): the same samples every run. */
+function noiseBurst(ms: number, amplitude: number, envelope: (t: number) => number): Int16Array {
+  const n = (PCM_SAMPLE_RATE * ms) / 1000;
+  const out = new Int16Array(n);
+  let seed = 12345;
+  for (let i = 0; i < n; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    out[i] = Math.round(((seed / 0x7fffffff) * 2 - 1) * amplitude * envelope(i / n));
+  }
+  return out;
+}
+
+/**
+ * The onset pause driven by the real detector over `sound` (between 600 ms and 1200 ms of
+ * silence) while the agent speaks, with no framework to stop the agent: what the pause did.
+ */
+async function onsetPauseOver(sound: Int16Array): Promise<{ events: string[]; speech: boolean }> {
+  const events: string[] = [];
+  const output = { pause: () => events.push('pause'), resume: () => events.push('resume') };
+  const onset = new SpeechOnsetPause({
+    onsetProbability: DEFAULT_TURN_TAKING.phone.onsetPauseProbability,
+    // Far beyond the audio: any resume here is the detector's doing.
+    confirmMs: 60_000,
+    echoWarmupMs: 0,
+    output: () => output,
+  });
+  onset.speechCreated({ allowInterruptions: true, interrupted: false, done: () => false });
+  onset.agentState('speaking');
+  const silence = (ms: number) => new Int16Array((PCM_SAMPLE_RATE * ms) / 1000);
+  const frames = framesOf(new Int16Array([...silence(600), ...sound, ...silence(1200)]));
+  const vad = new ObservedVad(await loadDefaultVad(), (w) => onset.window(w));
+  const stream = vad.stream();
+  let inferredMs = 0;
+  let speech = false;
+  const reading = (async () => {
+    for await (const ev of stream) {
+      if (ev.type === VADEventType.INFERENCE_DONE) inferredMs = ev.timestamp;
+      if (ev.type === VADEventType.START_OF_SPEECH) speech = true;
+    }
+  })();
+  stream.updateInputStream(paced(frames));
+  const audioMs = (frames.length * FRAME_SAMPLES * 1000) / PCM_SAMPLE_RATE;
+  await vi.waitFor(() => expect(inferredMs).toBeGreaterThan(audioMs - 64), { timeout: 10_000 });
+  stream.close();
+  await reading;
+  onset.close();
+  await vad.close();
+  return { events, speech };
+}
+
+describe('the onset pause on the real detector', () => {
+  it.each([
+    ['a 20 ms burst of noise', noiseBurst(20, 8_000, () => 1)],
+    ['150 ms of noise', noiseBurst(150, 8_000, () => 1)],
+    ['a cough-like burst', noiseBurst(200, 12_000, (t) => Math.exp(-6 * t))],
+    ['a knock', noiseBurst(30, 20_000, (t) => Math.exp(-20 * t))],
+  ])('does not pause the agent for %s', async (_name, sound) => {
+    expect(await onsetPauseOver(sound)).toEqual({ events: [], speech: false });
+  });
+
+  it('pauses at a short "uh", which the detector calls speech, and lets go when that speech ends', async () => {
+    const uh = await synthesizePcm('uh', { wordsPerMinute: 450 });
+    const { events, speech } = await onsetPauseOver(
+      new Int16Array(uh.buffer, uh.byteOffset, uh.length / 2),
+    );
+    // With a session, the framework would stop the agent at that speech; here nothing does, so the
+    // pause ends with the detector's speech instead of holding the agent for confirmMs.
+    expect(speech).toBe(true);
+    expect(events).toEqual(['pause', 'resume']);
   });
 });
 

@@ -113,6 +113,11 @@ describe('turn-taking options', () => {
     [{}, { onsetProbability: 0.5, confirmMs: 264, echoWarmupMs: 0 }],
     [{ onsetPauseProbability: 0 }, undefined],
     [{ interruptionMinWords: 2 }, undefined],
+    [{ interruptionMinSpeechMs: 301 }, undefined],
+    [
+      { interruptionMinSpeechMs: 900, vadSilenceMs: 1_000 },
+      { onsetProbability: 0.5, confirmMs: 1_100, echoWarmupMs: 0 },
+    ],
     [
       { onsetPauseProbability: 0.3, interruptionMinSpeechMs: 300, echoWarmupMs: 1_000 },
       { onsetProbability: 0.3, confirmMs: 500, echoWarmupMs: 1_000 },
