@@ -6,6 +6,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallRecord } from '../../src/call-records/index.js';
 import { TECHNICAL_TROUBLE_APOLOGY } from '../../src/conversation/last-words.js';
 import {
   GOODBYE_AFTER_SILENCE,
@@ -112,21 +113,29 @@ describe('call failures', () => {
   });
 
   it('unintelligible speech: the caller hears an apology instead of silence, and the call goes on', async () => {
-    const caller = '+15557650023';
     const audio = await renderConversation(
       await mkdtemp(join(tmpdir(), 'sb-unint-')),
       [{ atSeconds: 9, text: 'blorf snig' }],
       60,
     );
-    const result = await runSippCaller(
-      sippCall(line.number, caller, audio.ulaw, { holdMs: 20_000 }),
-    );
-    expect(result.hangup).toBe('local');
-
-    const record = await waitForCallRecord(
-      'the unintelligible call',
-      (r) => r.caller.channel === 'phone' && r.caller.callerNumber === caller,
-    );
+    // The premise is a transcript with no words. The offline recognizer decodes against a grammar
+    // and, on some runs, fits the nonsense to a phrase of it (1 in 13 recorded runs heard "what
+    // is"): then the premise did not hold and the call is placed once more, from another number.
+    let caller = '';
+    let record: CallRecord | undefined;
+    for (const number of ['+15557650023', '+15557650029']) {
+      caller = number;
+      const result = await runSippCaller(
+        sippCall(line.number, caller, audio.ulaw, { holdMs: 20_000 }),
+      );
+      expect(result.hangup).toBe('local');
+      record = await waitForCallRecord(
+        'the unintelligible call',
+        (r) => r.caller.channel === 'phone' && r.caller.callerNumber === caller,
+      );
+      if (!record.turns.some((t) => t.role === 'caller' && t.text !== '')) break;
+    }
+    if (record === undefined) throw new Error('no call was placed');
     expect(record.turns.filter((t) => t.role === 'agent').map((t) => t.text)).toContain(
       NOT_UNDERSTOOD_APOLOGY,
     );
