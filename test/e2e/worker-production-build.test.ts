@@ -189,7 +189,9 @@ describe('the production build', () => {
     expect(spare?.heldReadings, JSON.stringify(spare)).toBeGreaterThan(3);
     // Node's own start-up only: loading the framework takes seconds of CPU.
     expect(spare?.cpuMsHeld, JSON.stringify(spare)).toBeLessThan(400);
-    expect(spare?.cpuMsLast).toBeGreaterThan(1_000);
+    // Then it loaded: the framework's modules and prewarm, once the hold was over. The watch ends
+    // with the call, which may be before the loading does (one CI run read 980 ms in all).
+    expect(spare?.cpuMsLast, JSON.stringify(spare)).toBeGreaterThan((spare?.cpuMsHeld ?? 0) + 500);
 
     expect(result.answered).toBe(true);
     expect(result.hangup).toBe('local');
