@@ -193,10 +193,21 @@ async function browserCalls(agent: Agent, figures: Figures): Promise<void> {
     for (let i = 0; i < BROWSER_CALLS; i++) {
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${WEB_PORT}/?agent=${agent.agentName}`);
+      // Chromium's start and the previous call's end load the machine, and the stock worker
+      // declines jobs while the machine's CPU is above its load threshold (0.7).
+      await quietMachine();
       await page.click('#call');
-      await page.waitForFunction(() => window.switchboard.loudAtMs.agent.length > 0, undefined, {
-        timeout: 30_000,
-      });
+      try {
+        await page.waitForFunction(() => window.switchboard.loudAtMs.agent.length > 0, undefined, {
+          timeout: 30_000,
+        });
+      } catch (err) {
+        const state = await page.evaluate(() => window.switchboard);
+        throw new Error(
+          `${agent.label}: browser call ${i + 1} heard no agent audio (phase ${state.phase}${state.error === undefined ? '' : `, error ${state.error}`})`,
+          { cause: err },
+        );
+      }
       const first = await page.evaluate(() => window.switchboard.loudAtMs.agent[0] ?? NaN);
       figures.browserFirstAudioMs.push(first);
       await page.click('#hangup');
