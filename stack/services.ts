@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import type { LocalStackLayout } from '../src/config/index.js';
 import { livekitConfigFor, livekitNodeConfig, sipConfigFor, sipNodeConfig } from './configs.js';
 import { httpOk, sipOptionsOk } from './health.js';
+import { mediaPriority } from './media-priority.js';
 import { inNetwork } from './network.js';
 import { BINARIES, REDIS_DATA_DIR, REPO_ROOT, STACK_DIR } from './paths.js';
 import { stackNodes, type StackNode } from './topology.js';
@@ -159,7 +160,7 @@ async function nodeServices(
     },
     {
       name: node.sipName,
-      argv: [BINARIES.livekitSip, '--config', sipConfig],
+      argv: [...(await mediaPriority()).prefix, BINARIES.livekitSip, '--config', sipConfig],
       ready: () => sipOptionsOk(node.ip, node.ports.sip, probeFrom),
       stopSignal: 'SIGINT',
       readyTimeoutMs: 30_000,

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { localStackLayout, type LocalStackLayout, type NetworkMode } from '../src/config/index.js';
 import { SwitchboardError } from '../src/errors/index.js';
 import { waitUntil } from './health.js';
+import { mediaPriority } from './media-priority.js';
 import {
   addNamespaceAddress,
   createNamespace,
@@ -90,6 +91,11 @@ export async function up(mode: NetworkMode, report: Reporter, nodes?: number): P
       const turn = await ensureTurnCertificate();
       report(`TURN certificate for ${turn.domain}: ${turn.certFile}`);
     }
+    const priority = await mediaPriority();
+    if (priority.refused !== undefined)
+      report(
+        `livekit-sip runs at normal priority: real-time priority was refused (${priority.refused}); under load its RTP to callers may break up. Run the stack as root, or give it CAP_SYS_NICE.`,
+      );
     for (const service of await stackServices(layout, topology.length)) {
       await startService(layout, service, state, report);
     }

@@ -4,6 +4,7 @@
  * while a call is up. What is asserted is what the caller and the records show: BYE at SIPp, RTP
  * at the caller's ear, the call record.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +36,7 @@ import {
   roomClient,
   sipClient,
 } from '../support/stack-env.js';
-import { restartStackService } from '../support/stack-services.js';
+import { restartStackService, stackServicePid } from '../support/stack-services.js';
 import { writeToneUlaw } from '../support/tones.js';
 
 /** The issue's bounds. Unit: ms. */
@@ -51,6 +52,17 @@ const PRODUCTION_AGENT = 'switchboard-faults';
  * worker, so the drained one had no call and no record).
  */
 const DRAINED_AGENT = 'switchboard-faults-drain';
+
+/** sched.h's SCHED_RR. */
+const SCHED_RR = 2;
+
+/** The scheduling policy and real-time priority of process `pid` (/proc/<pid>/stat fields 41, 40). */
+function scheduling(pid: number): { policy: number; priority: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which may hold spaces, start at field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { policy: Number(fields[41 - 3]), priority: Number(fields[40 - 3]) };
+}
 
 let line: PhoneLine;
 let productionLine: PhoneLine;
@@ -155,6 +167,16 @@ describe('faults', () => {
       checkpoint.record.turns.filter((t) => t.role === 'agent').map((t) => t.text),
     );
     await eventually('the worker to run no job', async () => (await agentActiveJobs()) === 0);
+  });
+
+  it("livekit-sip sends the callers' media at real-time priority (SCHED_RR), as the stack starts it and after a restart", async () => {
+    // stack/media-priority.ts: without it, livekit-sip's RTP to callers broke up at 2-3 calls.
+    const before = await stackServicePid('livekit-sip');
+    expect(scheduling(before)).toEqual({ policy: SCHED_RR, priority: 10 });
+    await restartStackService('livekit-sip');
+    const after = await stackServicePid('livekit-sip');
+    expect(after).not.toBe(before);
+    expect(scheduling(after)).toEqual({ policy: SCHED_RR, priority: 10 });
   });
 
   it.each([
