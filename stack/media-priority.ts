@@ -8,8 +8,9 @@ const run = promisify(execFile);
  * FreeSWITCH's `-rp` run their media. Its mixer sends the caller a 20 ms packet on every tick;
  * on a 2-core host shared with the agent's job processes, its threads waited for a core for up
  * to 200 ms at two or three calls (gaps in the RTP at the caller, timed by the kernel in a packet
- * capture, on every call's stream at once). At this priority the longest gap at three calls was
- * 60 ms (bench/RESULTS.md, "Density: livekit-sip at real-time priority").
+ * capture, mostly on several callers' streams at once). At this priority the longest gap at
+ * three calls was 60-63 ms (bench/RESULTS.md, "Density on a slower host, and livekit-sip at
+ * real-time priority").
  *
  * 10 of 1-99: above every ordinary process, below the kernel's own real-time threads. The
  * kernel's real-time throttling (sched_rt_runtime_us, 95 % of each second by default) still
