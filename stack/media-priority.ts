@@ -39,7 +39,7 @@ export function mediaPriority(): Promise<MediaPriority> {
 async function probe(): Promise<MediaPriority> {
   const prefix = ['chrt', '--rr', String(MEDIA_REALTIME_PRIORITY)];
   try {
-    await run(prefix[0] ?? 'chrt', [...prefix.slice(1), 'true']);
+    await run('chrt', [...prefix.slice(1), 'true']);
     return { prefix };
   } catch (err) {
     const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;

@@ -15,6 +15,7 @@ import {
   readCallRecords,
   type CallCheckpoint,
 } from '../../src/call-records/index.js';
+import { MEDIA_REALTIME_PRIORITY } from '../../stack/media-priority.js';
 import { startAgentWorker, type AgentWorker } from '../support/agent-worker.js';
 import { waitForCallRecord } from '../support/call-records.js';
 import { renderConversation } from '../support/conversation-audio.js';
@@ -172,11 +173,11 @@ describe('faults', () => {
   it("livekit-sip sends the callers' media at real-time priority (SCHED_RR), as the stack starts it and after a restart", async () => {
     // stack/media-priority.ts: without it, livekit-sip's RTP to callers broke up at 2-3 calls.
     const before = await stackServicePid('livekit-sip');
-    expect(scheduling(before)).toEqual({ policy: SCHED_RR, priority: 10 });
+    expect(scheduling(before)).toEqual({ policy: SCHED_RR, priority: MEDIA_REALTIME_PRIORITY });
     await restartStackService('livekit-sip');
     const after = await stackServicePid('livekit-sip');
     expect(after).not.toBe(before);
-    expect(scheduling(after)).toEqual({ policy: SCHED_RR, priority: 10 });
+    expect(scheduling(after)).toEqual({ policy: SCHED_RR, priority: MEDIA_REALTIME_PRIORITY });
   });
 
   it.each([
